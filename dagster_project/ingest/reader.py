@@ -1,0 +1,168 @@
+"""Read one delivery file into text cells, keeping each row's number in the file.
+
+Every cell is read as text so that nothing is lost or silently converted before validation:
+pandera decides what is a number. `row_number` 1 is the first data row after the header.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from schemas.contract import IDENTIFYING_COLUMNS, Source
+
+MISSING_TEXTS = ("", "NA")  # sources.md: empty string and NA mean missing
+
+
+class DeliveryRejected(Exception):
+    """A delivery that cannot be read at all; the message names the file and the cause."""
+
+    def __init__(self, file_name: str, reason: str, rows_delivered: int = 0):
+        super().__init__(f"{file_name}: {reason}")
+        self.file_name = file_name
+        self.reason = reason
+        self.rows_delivered = rows_delivered
+
+
+def count_data_lines(path: Path) -> int:
+    """Best-effort count of data rows of an unreadable CSV (lines after the header)."""
+    try:
+        with path.open("rb") as handle:
+            lines = [line for line in handle.read().splitlines() if line.strip()]
+        return max(len(lines) - 1, 0)
+    except OSError:
+        return 0
+
+
+def _rejected_csv(file_name: str, path: Path, exc: Exception) -> DeliveryRejected:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, UnicodeDecodeError) or "UTF8" in reason or "utf-8" in reason.lower():
+        reason = "not UTF-8 text"
+    else:
+        reason = f"not a readable CSV ({reason})"
+    return DeliveryRejected(file_name, reason, count_data_lines(path))
+
+
+def _read_csv_by_rows(path: Path, file_name: str) -> tuple[pa.Table, list[tuple[int, str]]]:
+    """Slow path for a CSV whose rows do not all have the header's field count.
+
+    The standard library reader keeps exact row numbers; a row with the wrong number of fields
+    (a truncated last line, a stray delimiter) is returned as malformed, the rest go on.
+    """
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _rejected_csv(file_name, path, exc) from exc
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise _rejected_csv(file_name, path, exc) from exc
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        raise DeliveryRejected(file_name, "empty file: no header row")
+    header, body = rows[0], rows[1:]
+    good, numbers, malformed = [], [], []
+    for number, row in enumerate(body, start=1):
+        if len(row) == len(header):
+            good.append(row)
+            numbers.append(number)
+        elif not any(cell.strip() for cell in row):
+            continue  # a blank line is not a row
+        else:
+            malformed.append((number, f"{len(row)} fields, header has {len(header)}"))
+    columns = {name: pa.array([r[i] for r in good], pa.string()) for i, name in enumerate(header)}
+    table = pa.table(columns) if header else pa.table({})
+    return table.append_column("_row_number", pa.array(numbers, pa.int64())), malformed
+
+
+def _read_csv(path: Path, file_name: str) -> tuple[pa.Table, list[tuple[int, str]]]:
+    try:
+        with path.open("rb") as handle:
+            header_line = handle.readline().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _rejected_csv(file_name, path, exc) from exc
+    if not header_line.strip():
+        raise DeliveryRejected(file_name, "empty file: no header row")
+    names = next(csv.reader([header_line]))
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, ValueError):
+        return _read_csv_by_rows(path, file_name)
+    numbers = pa.array(range(1, table.num_rows + 1), pa.int64())
+    return table.append_column("_row_number", numbers), []
+
+
+def _read_table(path: Path, file_name: str) -> tuple[pa.Table, list[tuple[int, str]]]:
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        try:
+            table = pq.read_table(path)
+            table = table.cast(pa.schema([pa.field(f.name, pa.string()) for f in table.schema]))
+        except Exception as exc:  # pyarrow raises several types for a broken file
+            raise DeliveryRejected(file_name, f"not a readable parquet file ({exc})") from exc
+        numbers = pa.array(range(1, table.num_rows + 1), pa.int64())
+        return table.append_column("_row_number", numbers), []
+    if suffix != ".csv":
+        raise DeliveryRejected(
+            file_name, f"unsupported file type '{suffix}' (expected .csv or .parquet)", count_data_lines(path)
+        )
+    return _read_csv(path, file_name)
+
+
+def read_delivery(
+    path: Path, file_name: str, source: Source
+) -> tuple[pd.DataFrame, list[str], list[tuple[int, str]]]:
+    """Return (frame, extra_columns, malformed_rows).
+
+    The frame has the contract's columns (missing optional ones as null), `_row_number`, and
+    `_extra` (JSON of non-contract columns). Identifying columns are dropped here, before
+    anything else sees them.
+    """
+    table, malformed = _read_table(path, file_name)
+    row_numbers = table["_row_number"]
+    table = table.drop_columns(["_row_number"])
+    lowered = [name.strip().lower() for name in table.column_names]
+    if len(set(lowered)) != len(lowered):
+        dupes = sorted({n for n in lowered if lowered.count(n) > 1})
+        raise DeliveryRejected(file_name, f"duplicate column(s) {', '.join(dupes)}", table.num_rows)
+    table = table.rename_columns(lowered)
+    keep = [name for name in lowered if name not in IDENTIFYING_COLUMNS]
+    table = table.select(keep)
+    missing = [c for c in source.required_columns if c not in keep]
+    if missing:
+        raise DeliveryRejected(
+            file_name, f"missing required column(s) {', '.join(missing)}", table.num_rows
+        )
+    # Empty string and NA mean missing.
+    columns = {}
+    for name in keep:
+        col = pc.if_else(pc.is_in(table[name], pa.array(MISSING_TEXTS)), None, table[name])
+        columns[name] = col
+    frame = pa.table(columns).to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
+    for name in source.columns:
+        if name not in frame:
+            frame[name] = pd.Series(pd.NA, index=frame.index, dtype="string")
+    extra = [c for c in keep if c not in source.columns]
+    if extra:
+        frame["_extra"] = frame[extra].astype(object).where(frame[extra].notna(), None).apply(
+            lambda row: row.to_json(), axis=1
+        )
+    else:
+        frame["_extra"] = None
+    frame["_row_number"] = row_numbers.to_numpy()
+    return frame[[*source.columns, "_extra", "_row_number"]], extra, malformed

@@ -1,0 +1,20 @@
+with
+
+quarantine as (
+    select * from {{ source('ingest_audit', 'quarantine') }}
+),
+
+final as (
+    select
+        source,
+        delivery_sha256,
+        file_name,
+        row_number,
+        column_name,
+        rule,
+        value,
+        quarantined_at
+    from quarantine
+)
+
+select * from final

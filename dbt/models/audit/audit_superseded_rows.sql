@@ -1,0 +1,36 @@
+{#- Rows replaced by a later delivery with the same natural key: kept for the audit trail. -#}
+{%- set sources = [
+    ('clinical', 'subjects'), ('clinical', 'vitals'), ('clinical', 'neuro_assessments'),
+    ('clinical', 'toxicity_assessments'), ('clinical', 'medications'),
+    ('clinical', 'response_assessments'), ('clinical', 'outcomes'),
+    ('serum', 'serum_cytokines'), ('serum', 'serum_labs'),
+    ('csf', 'csf_samples'), ('csf', 'csf_cytokines'),
+] -%}
+
+with
+
+{% for source_name, table_name in sources %}
+{{ table_name }}_versions as (
+    {{ versioned_rows(source_name, table_name) }}
+),
+{% endfor %}
+
+superseded as (
+    {% for source_name, table_name in sources %}
+    select
+        '{{ table_name }}' as source,
+        _delivery_sha256 as delivery_sha256,
+        _file_name as file_name,
+        _row_number as row_number,
+        _version as version_rank
+    from {{ table_name }}_versions
+    where _version > 1
+    {{ "union all" if not loop.last }}
+    {% endfor %}
+),
+
+final as (
+    select * from superseded
+)
+
+select * from final

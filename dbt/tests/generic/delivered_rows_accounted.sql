@@ -1,0 +1,8 @@
+{#- Zero-loss accounting (DEVELOPERS.md, "Bad input"): every delivered row of a loaded or
+    rejected delivery is accepted or quarantined. Returns the deliveries where that fails. -#}
+{% test delivered_rows_accounted(model) %}
+select *
+from {{ model }}
+where status <> 'duplicate'
+  and rows_delivered <> rows_accepted + rows_quarantined
+{% endtest %}

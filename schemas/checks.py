@@ -1,0 +1,63 @@
+"""Custom pandera checks shared by the source models (registered once, used by name).
+
+Each check returns a boolean Series; pandera turns every False into a failure case that the
+ingest step writes to `audit.quarantine` with the check's name as the rule.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+from pandera import extensions
+
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+_ISO_DATETIME = _ISO_DATE + r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
+
+# A cytokine `result` as the assay exports it (sources.md): a non-negative number,
+# `<x` / `< x` / `OOR <` (below LLOQ), `>x` / `> x` / `OOR >` (above ULOQ), `*x` (extrapolated).
+_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+RESULT_PATTERN = re.compile(
+    rf"^\s*(?:{_NUMBER}|[<>]\s*{_NUMBER}|\*\s*{_NUMBER}|OOR\s*[<>])\s*$", re.IGNORECASE
+)
+
+
+def _parses(values: pd.Series, fmt: str) -> pd.Series:
+    return pd.to_datetime(values, errors="coerce", format=fmt).notna()
+
+
+@extensions.register_check_method()
+def iso_date(series: pd.Series) -> pd.Series:
+    """`YYYY-MM-DD` and a real calendar date."""
+    text = series.astype("string")
+    shaped = text.str.fullmatch(_ISO_DATE).fillna(False).astype(bool)
+    return shaped & _parses(text.where(shaped), "%Y-%m-%d")
+
+
+@extensions.register_check_method()
+def iso_datetime(series: pd.Series) -> pd.Series:
+    """ISO 8601 date and time, optional seconds and offset (`Z`, `+02:00`); a real instant."""
+    text = series.astype("string")
+    shaped = text.str.fullmatch(_ISO_DATETIME).fillna(False).astype(bool)
+    local = text.where(shaped).str.slice(0, 16).str.replace("T", " ", regex=False)
+    return shaped & _parses(local, "%Y-%m-%d %H:%M")
+
+
+@extensions.register_check_method()
+def assay_result(series: pd.Series) -> pd.Series:
+    """A number or one of the contract's out-of-range forms (see RESULT_PATTERN)."""
+    return series.astype("string").str.match(RESULT_PATTERN).fillna(False).astype(bool)
+
+
+@extensions.register_check_method(statistics=["allowed"])
+def agent_list(series: pd.Series, *, allowed: tuple[str, ...]) -> pd.Series:
+    """`;`-separated list whose every element is an allowed code (empty = none)."""
+    allowed_set = set(allowed)
+
+    def ok(value: object) -> bool:
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            return True
+        parts = [p.strip() for p in str(value).split(";")]
+        return all(p in allowed_set for p in parts if p)
+
+    return series.map(ok).astype(bool)

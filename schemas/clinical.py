@@ -1,0 +1,122 @@
+"""Clinical sources (sources.md, "Clinical sources"): one DataFrameModel per source.
+
+Columns are validated as delivered text first (dates and datetimes stay text here; the raw
+table stores dates as DATE and datetimes as the delivered text so that staging can take the
+site's local calendar date before converting to UTC).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from schemas import checks  # noqa: F401  (registers the custom checks)
+
+SUBJECT_ID_PATTERN = r"^[A-Za-z0-9_-]{2,40}$"
+
+SEXES = ("M", "F", "U")
+DISEASES = ("LBCL", "MCL", "FL", "other")
+CAR_T_PRODUCTS = ("axi-cel", "brexu-cel", "tisa-cel", "liso-cel")
+VASOPRESSORS = ("norepinephrine", "epinephrine", "phenylephrine", "dopamine", "vasopressin")
+# In order of intensity: the contract lists them room_air first (marts.md o2_device_worst).
+O2_DEVICES = (
+    "room_air", "nasal_cannula", "high_flow_nasal_cannula", "facemask", "nonrebreather",
+    "venturi", "cpap", "bipap", "mechanical_ventilation",
+)
+CONSCIOUSNESS_LEVELS = (
+    "normal", "awakens_spontaneously", "awakens_to_voice", "awakens_to_tactile", "unarousable",
+)
+SEIZURE_VALUES = ("none", "resolved_rapidly", "nonconvulsive_eeg_resolved", "prolonged_or_repetitive")
+MOTOR_WEAKNESS_VALUES = ("none", "deep_focal")
+CEREBRAL_EDEMA_VALUES = ("none", "focal", "diffuse")
+DRUGS = (
+    "tocilizumab", "siltuximab", "anakinra", "dexamethasone", "methylprednisolone",
+    "hydrocortisone", "prednisone", "levetiracetam", "other",
+)
+DOSE_UNITS = ("mg", "mg/kg")
+ROUTES = ("IV", "SC", "PO")
+INDICATIONS = ("crs", "icans", "prophylaxis", "other")
+RESPONSES = ("CR", "PR", "SD", "PD", "NE")
+
+# Columns a site export may carry that identify a patient: dropped on read, never stored.
+IDENTIFYING_COLUMNS = ("patient_name", "mrn", "date_of_birth")
+
+
+class _Contract(pa.DataFrameModel):
+    class Config:
+        strict = False  # extra columns are kept aside by the reader, not rejected here
+        coerce = True
+
+
+class Subjects(_Contract):
+    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
+    site_id: Series[str]
+    enrolled_on: Series[str] = pa.Field(iso_date=())
+    age_years: Series[pd.Int64Dtype] = pa.Field(ge=18, le=100)
+    sex: Series[str] = pa.Field(isin=SEXES)
+    weight_kg: Optional[Series[float]] = pa.Field(ge=30, le=250, nullable=True)
+    disease: Series[str] = pa.Field(isin=DISEASES)
+    car_t_product: Series[str] = pa.Field(isin=CAR_T_PRODUCTS, nullable=True)
+    infused_on: Series[str] = pa.Field(iso_date=(), nullable=True)
+    not_infused_reason: Optional[Series[str]] = pa.Field(nullable=True)
+
+    @pa.dataframe_check(name="infused_on_and_product_together")
+    def infused_on_and_product_together(cls, df: pd.DataFrame) -> pd.Series:
+        return df["infused_on"].isna() == df["car_t_product"].isna()
+
+
+class Vitals(_Contract):
+    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
+    recorded_at: Series[str] = pa.Field(iso_datetime=())
+    temperature_c: Series[float] = pa.Field(ge=30, le=45, nullable=True)
+    systolic_bp_mmhg: Series[pd.Int64Dtype] = pa.Field(ge=30, le=260, nullable=True)
+    vasopressors: Series[str] = pa.Field(agent_list={"allowed": VASOPRESSORS}, nullable=True)
+    o2_device: Series[str] = pa.Field(isin=O2_DEVICES, nullable=True)
+    o2_flow_l_min: Optional[Series[float]] = pa.Field(ge=0, le=80, nullable=True)
+    spo2_pct: Optional[Series[float]] = pa.Field(ge=50, le=100, nullable=True)
+
+
+class NeuroAssessments(_Contract):
+    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
+    assessed_at: Series[str] = pa.Field(iso_datetime=())
+    ice_score: Series[pd.Int64Dtype] = pa.Field(ge=0, le=10, nullable=True)
+    consciousness: Series[str] = pa.Field(isin=CONSCIOUSNESS_LEVELS, nullable=True)
+    seizure: Series[str] = pa.Field(isin=SEIZURE_VALUES, nullable=True)
+    motor_weakness: Series[str] = pa.Field(isin=MOTOR_WEAKNESS_VALUES, nullable=True)
+    cerebral_edema: Series[str] = pa.Field(isin=CEREBRAL_EDEMA_VALUES, nullable=True)
+
+
+class ToxicityAssessments(_Contract):
+    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
+    assessed_on: Series[str] = pa.Field(iso_date=())
+    crs_grade: Series[pd.Int64Dtype] = pa.Field(ge=0, le=5, nullable=True)
+    icans_grade: Series[pd.Int64Dtype] = pa.Field(ge=0, le=5, nullable=True)
+    criteria: Series[str] = pa.Field(isin=("ASTCT2019",))
+
+
+class Medications(_Contract):
+    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
+    drug: Series[str] = pa.Field(isin=DRUGS)
+    administered_at: Series[str] = pa.Field(iso_datetime=())
+    dose: Series[float] = pa.Field(gt=0)
+    dose_unit: Series[str] = pa.Field(isin=DOSE_UNITS)
+    route: Series[str] = pa.Field(isin=ROUTES)
+    indication: Series[str] = pa.Field(isin=INDICATIONS)
+
+
+class ResponseAssessments(_Contract):
+    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
+    assessed_on: Series[str] = pa.Field(iso_date=())
+    response: Series[str] = pa.Field(isin=RESPONSES)
+    criteria: Series[str] = pa.Field(isin=("Lugano2014",))
+
+
+class Outcomes(_Contract):
+    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
+    progressed_on: Series[str] = pa.Field(iso_date=(), nullable=True)
+    died_on: Series[str] = pa.Field(iso_date=(), nullable=True)
+    death_cause: Optional[Series[str]] = pa.Field(nullable=True)
+    last_known_alive_on: Series[str] = pa.Field(iso_date=())

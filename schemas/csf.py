@@ -1,0 +1,30 @@
+"""CSF sources (sources.md, "CSF sources")."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from schemas import checks  # noqa: F401  (registers the custom checks)
+from schemas.clinical import SUBJECT_ID_PATTERN
+from schemas.serum import CytokineResults
+
+
+class CsfSamples(pa.DataFrameModel):
+    sample_id: Series[str]
+    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
+    collected_at: Series[str] = pa.Field(iso_datetime=())
+    wbc_per_ul: Series[float] = pa.Field(ge=0, nullable=True)
+    rbc_per_ul: Optional[Series[float]] = pa.Field(ge=0, nullable=True)
+    protein_mg_dl: Series[float] = pa.Field(ge=0, nullable=True)
+    glucose_mg_dl: Optional[Series[float]] = pa.Field(ge=0, nullable=True)
+
+    class Config:
+        strict = False
+        coerce = True
+
+
+class CsfCytokines(CytokineResults):
+    pass
