@@ -19,7 +19,7 @@ from dagster_project.ingest.duplicates import split_duplicates
 from dagster_project.ingest.landing import Delivery, list_deliveries
 from dagster_project.ingest.reader import DeliveryRejected, read_delivery
 from dagster_project.ingest.validation import QUARANTINE_COLUMNS, validate
-from schemas.contract import Source
+from schemas.contract import SOURCES, Source
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,33 @@ def _malformed_rows(malformed: list[tuple[int, str]]) -> pd.DataFrame:
     )
 
 
-def load_delivery(con: duckdb.DuckDBPyConnection, source: Source, delivery: Delivery) -> DeliveryOutcome:
+def known_subjects(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Subject ids of every accepted subjects row: rows of other sources must name one of them."""
+    store.ensure_tables(con, SOURCES["subjects"])
+    return {row[0] for row in con.execute("select distinct subject_id from raw.subjects").fetchall()}
+
+
+def _unknown_subject_rows(kept: pd.DataFrame, subjects: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows naming a subject the warehouse has never received go to quarantine (`unknown_subject`).
+
+    Our choice where the contract is silent: a measurement of nobody cannot enter a mart, and a
+    later subjects delivery does not revive it (the site re-delivers the rows). Load subjects first.
+    """
+    unknown = ~kept["subject_id"].isin(subjects)
+    quarantine = pd.DataFrame(
+        {
+            "row_number": kept.loc[unknown, "_row_number"].to_numpy(),
+            "column_name": "subject_id",
+            "rule": "unknown_subject",
+            "value": kept.loc[unknown, "subject_id"].to_numpy(),
+        }
+    )
+    return kept[~unknown], quarantine
+
+
+def load_delivery(
+    con: duckdb.DuckDBPyConnection, source: Source, delivery: Delivery, subjects: set[str] | None = None
+) -> DeliveryOutcome:
     common = dict(
         sha256=delivery.sha256, file_name=delivery.file_name, received_at=delivery.received_at,
         size_bytes=delivery.size_bytes, loaded_at=_now(),
@@ -67,8 +93,11 @@ def load_delivery(con: duckdb.DuckDBPyConnection, source: Source, delivery: Deli
                                0, rejected.rows_delivered, str(rejected))
     validated = validate(frame, source)
     kept, duplicate_rows = split_duplicates(validated.accepted, source)
+    orphans = pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    if subjects is not None:
+        kept, orphans = _unknown_subject_rows(kept, subjects)
     quarantine = pd.concat(
-        [q for q in (_malformed_rows(malformed), validated.quarantine, duplicate_rows) if len(q)]
+        [q for q in (_malformed_rows(malformed), validated.quarantine, duplicate_rows, orphans) if len(q)]
         or [pd.DataFrame(columns=QUARANTINE_COLUMNS)],
         ignore_index=True,
     )
@@ -86,6 +115,7 @@ def load_delivery(con: duckdb.DuckDBPyConnection, source: Source, delivery: Deli
 def load_source(con: duckdb.DuckDBPyConnection, source: Source, landing_dir: Path) -> list[DeliveryOutcome]:
     """Load the source's deliveries that are not yet recorded, in arrival order."""
     store.ensure_tables(con, source)
+    subjects = None if source.name == "subjects" else known_subjects(con)
     recorded = store.seen(con, source.name)
     done = set(zip(recorded["delivery_sha256"], recorded["file_name"]))
     first = {
@@ -107,7 +137,7 @@ def load_source(con: duckdb.DuckDBPyConnection, source: Source, landing_dir: Pat
             )
             outcomes.append(DeliveryOutcome(delivery.file_name, delivery.sha256, "duplicate", rows, 0, 0, message))
             continue
-        outcome = load_delivery(con, source, delivery)
+        outcome = load_delivery(con, source, delivery, subjects)
         first[delivery.sha256] = (delivery.file_name, outcome.rows_delivered)
         outcomes.append(outcome)
     return outcomes

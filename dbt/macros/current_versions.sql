@@ -1,22 +1,16 @@
 {#- Corrections across deliveries (sources.md, "Where files land"): for each natural key the row
     from the latest delivery wins, deliveries ordered by modification time, then name. The key
-    is read from the source's `meta.natural_key` (the same key as schemas/contract.py; a test
-    keeps the two equal), compared after normalization (case, `T` vs space in datetimes).
+    is var('natural_keys') (the same keys as schemas/contract.py; a test keeps
+    the two equal), compared after normalization (case, `T` vs space in datetimes).
 
     `versioned_rows` returns every raw row with `_version` (1 = current); staging keeps version 1
     and audit counts the rest as superseded. -#}
-{% macro natural_key_of(source_name, table_name) -%}
-    {%- if execute -%}
-        {%- set node = graph.sources.values() | selectattr('source_name', 'equalto', source_name)
-                       | selectattr('name', 'equalto', table_name) | first -%}
-        {{- return(node.meta.natural_key) -}}
-    {%- else -%}
-        {{- return(['subject_id']) -}}
-    {%- endif -%}
+{% macro natural_key_of(table_name) -%}
+    {{- return(var('natural_keys')[table_name]) -}}
 {%- endmacro %}
 
 {% macro versioned_rows(source_name, table_name) -%}
-    {%- set key = natural_key_of(source_name, table_name) -%}
+    {%- set key = natural_key_of(table_name) -%}
     select
         *,
         row_number() over (

@@ -1,0 +1,14 @@
+"""Dagster entry point: everything is declared by the modules of defs/ (dg style)."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from dagster_project.settings import apply_defaults
+
+apply_defaults()
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)

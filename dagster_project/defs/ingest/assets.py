@@ -1,0 +1,148 @@
+"""One ingest asset per contract source: new deliveries -> pandera -> raw tables + quarantine.
+
+Each asset carries a blocking check that every delivered row was accepted or quarantined
+(after byte-identical deliveries are set aside), with the counts as metadata.
+"""
+
+
+import dagster as dg
+import duckdb
+
+from dagster_project.defs.resources import WarehouseSettings
+from dagster_project.ingest.load import load_source
+from dagster_project.ingest.landing import unknown_folders
+from dagster_project.ingest.store import ensure_tables
+from schemas.contract import SOURCES, Source
+
+ACCOUNTING_CHECK = "rows_accounted"
+
+_ACCOUNTING_SQL = """
+select count(*) filter (where status <> 'duplicate') as deliveries,
+       coalesce(sum(rows_delivered) filter (where status <> 'duplicate'), 0) as delivered,
+       coalesce(sum(rows_accepted), 0) as accepted,
+       coalesce(sum(rows_quarantined), 0) as quarantined,
+       count(*) filter (where status = 'duplicate') as duplicate_deliveries,
+       count(*) filter (where status = 'rejected') as rejected_deliveries
+from raw.deliveries where source = ?
+"""
+
+
+def accounting(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, int]:
+    row = con.execute(_ACCOUNTING_SQL, [source]).fetchone()
+    keys = ("deliveries", "delivered", "accepted", "quarantined", "duplicate_deliveries", "rejected_deliveries")
+    return {k: int(v) for k, v in zip(keys, row)}
+
+
+def _ingest_asset(source: Source) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["raw", source.name])
+
+    @dg.asset(
+        key=key,
+        group_name=f"ingest_{source.domain}",
+        kinds={"duckdb", "pandera"},
+        description=(
+            f"Deliveries of `{source.name}` from the landing folder, validated by "
+            f"`schemas.{source.model.__module__.split('.')[-1]}.{source.model.__name__}` and stored in "
+            f"raw.{source.name} (accepted rows) and raw.quarantine (rejected rows, with the rule). "
+            f"Natural key: {', '.join(source.natural_key)}."
+        ),
+        check_specs=[
+            dg.AssetCheckSpec(
+                ACCOUNTING_CHECK,
+                asset=key,
+                blocking=True,
+                description="Every delivered row is accepted or quarantined: delivered = accepted + quarantined.",
+            )
+        ],
+        retry_policy=dg.RetryPolicy(max_retries=3, delay=5),
+        # Rows of every other source must name a known subject, so subjects load first.
+        deps=[] if source.name == "subjects" else [dg.AssetKey(["raw", "subjects"])],
+    )
+    def ingest(context: dg.AssetExecutionContext, settings: WarehouseSettings):
+        with duckdb.connect(settings.db_path) as con:
+            outcomes = load_source(con, source, settings.landing)
+            totals = accounting(con, source.name)
+            table_rows = con.execute(f'select count(*) from raw."{source.name}"').fetchone()[0]
+        for o in outcomes:
+            if o.status == "rejected":
+                context.log.warning(f"rejected delivery {o.message}")
+        new = [o for o in outcomes if o.status == "loaded"]
+        yield dg.MaterializeResult(
+            metadata={
+                "new_deliveries": len(outcomes),
+                "new_rows_accepted": sum(o.rows_accepted for o in new),
+                "new_rows_quarantined": sum(o.rows_quarantined for o in outcomes),
+                "deliveries": dg.MetadataValue.md(
+                    "\n".join(
+                        ["| file | status | delivered | accepted | quarantined |", "|---|---|---|---|---|"]
+                        + [f"| {o.file_name} | {o.status} | {o.rows_delivered} | {o.rows_accepted} | {o.rows_quarantined} |" for o in outcomes]
+                    )
+                    if outcomes
+                    else "no new deliveries"
+                ),
+                "dagster/row_count": int(table_rows),
+                **{f"total_{k}": v for k, v in totals.items()},
+            }
+        )
+        yield dg.AssetCheckResult(
+            check_name=ACCOUNTING_CHECK,
+            passed=totals["delivered"] == totals["accepted"] + totals["quarantined"],
+            metadata=totals,
+        )
+
+    return ingest
+
+
+ingest_assets = [_ingest_asset(source) for source in SOURCES.values()]
+
+
+_INGEST_KEYS = [a.key for a in ingest_assets]
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["raw", "deliveries"],
+            group_name="ingest_clinical",
+            kinds={"duckdb"},
+            deps=_INGEST_KEYS,
+            description="raw.deliveries: one row per delivery file seen (loaded, duplicate, rejected), written by the ingest assets.",
+        ),
+        dg.AssetSpec(
+            ["raw", "quarantine"],
+            group_name="ingest_clinical",
+            kinds={"duckdb"},
+            deps=_INGEST_KEYS,
+            description="raw.quarantine: one row per rejected row x broken rule (file, row, column, rule, value), written by the ingest assets.",
+        ),
+    ]
+)
+def delivery_log(context: dg.AssetExecutionContext, settings: WarehouseSettings):
+    """Summarise the ingest log after every ingest (the tables themselves are written per delivery)."""
+    with duckdb.connect(settings.db_path) as con:
+        for source in SOURCES.values():  # a fresh warehouse with no deliveries still has the tables
+            ensure_tables(con, source)
+        statuses = dict(con.execute("select status, count(*) from raw.deliveries group by all").fetchall())
+        n_deliveries = con.execute("select count(*) from raw.deliveries").fetchone()[0]
+        rules = con.execute("select rule, count(*) from raw.quarantine group by all order by 2 desc").fetchall()
+        n_quarantine = con.execute("select count(*) from raw.quarantine").fetchone()[0]
+    unknown = unknown_folders(settings.landing, set(SOURCES))
+    if unknown:
+        context.log.warning(f"folders in the landing folder that are not a source (not ingested): {unknown}")
+    yield dg.MaterializeResult(
+        asset_key=["raw", "deliveries"],
+        metadata={
+            "dagster/row_count": int(n_deliveries),
+            **{f"deliveries_{k}": int(v) for k, v in statuses.items()},
+            "unknown_folders": ", ".join(unknown) or "none",
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=["raw", "quarantine"],
+        metadata={
+            "dagster/row_count": int(n_quarantine),
+            "by_rule": dg.MetadataValue.md(
+                "\n".join(["| rule | rows |", "|---|---|"] + [f"| {r} | {n} |" for r, n in rules])
+            ),
+        },
+    )

@@ -1,0 +1,76 @@
+"""dbt models as Dagster assets: staging, intermediate, marts and audit, with their tests as checks.
+
+Asset keys are `<schema>/<table>` (e.g. marts/agg_toxicity_rates), the names analysts query;
+dbt sources point at the ingest assets through `meta.dagster.asset_key`, so lineage runs from a
+delivery to every mart.
+"""
+
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+import duckdb
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from dagster_project.defs.resources import WarehouseSettings
+from dagster_project.defs.transform.project import dbt_project
+
+# Group of each dbt folder in the asset graph (stages a scientist reads left to right).
+_GROUPS = {"staging": "staging", "intermediate": "staging", "marts": "marts", "audit": "audit"}
+
+
+class WarehouseTranslator(DagsterDbtTranslator):
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+            schema = dbt_resource_props["config"].get("schema") or dbt_resource_props["schema"]
+            name = dbt_resource_props.get("alias") or dbt_resource_props["name"]
+            return dg.AssetKey([schema, name])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "staging"
+        folder = dbt_resource_props.get("fqn", [None, None])[1]
+        return _GROUPS.get(folder, "marts")
+
+
+translator = WarehouseTranslator(
+    settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=False)
+)
+
+
+def _row_counts(db_path: str, keys: list[dg.AssetKey]) -> dict[dg.AssetKey, int]:
+    """Rows of each built table, read after dbt has exited and released the warehouse file.
+
+    dagster-dbt's own `fetch_row_counts()` queries through dbt's adapter inside this process and
+    leaves the DuckDB file open here, which then refuses every other connection of the run.
+    """
+    counts: dict[dg.AssetKey, int] = {}
+    with duckdb.connect(db_path, read_only=True) as con:
+        existing = set(con.execute("select schema_name, table_name from duckdb_tables()").fetchall())
+        existing |= set(con.execute("select schema_name, view_name from duckdb_views()").fetchall())
+        for key in keys:
+            if len(key.path) == 2 and tuple(key.path) in existing:
+                counts[key] = con.execute(f'select count(*) from "{key.path[0]}"."{key.path[1]}"').fetchone()[0]
+    return counts
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=translator)
+def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: WarehouseSettings):
+    """Build every selected model, seed and test in dependency order (dbt build)."""
+    events = list(dbt.cli(["build"], context=context).stream())
+    outputs = [e for e in events if isinstance(e, dg.Output)]
+    counts = _row_counts(settings.db_path, [context.asset_key_for_output(o.output_name) for o in outputs])
+    for event in events:
+        if isinstance(event, dg.Output):
+            key = context.asset_key_for_output(event.output_name)
+            if key in counts:
+                event = dg.Output(
+                    value=event.value,
+                    output_name=event.output_name,
+                    metadata={**event.metadata, "dagster/row_count": counts[key]},
+                    data_version=event.data_version,
+                    tags=event.tags,
+                )
+        yield event

@@ -1,0 +1,38 @@
+"""Where the warehouse reads and writes, from the environment (README, "Configuration").
+
+Every setting is an environment variable with a default relative to the project root; paths
+are made absolute so that dbt (which runs in dbt/) and Dagster see the same files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
+
+DEFAULTS: dict[str, str] = {
+    "WAREHOUSE_LANDING_DIR": "data/landing",
+    "WAREHOUSE_DB_PATH": "data/warehouse.duckdb",
+    "WAREHOUSE_SERVING_DB_PATH": "data/serving.duckdb",
+    "WAREHOUSE_SITE_TIMEZONE": "UTC",
+    "DAGSTER_HOME": "data/dagster_home",
+}
+_PATHS = ("WAREHOUSE_LANDING_DIR", "WAREHOUSE_DB_PATH", "WAREHOUSE_SERVING_DB_PATH", "DAGSTER_HOME")
+
+
+def apply_defaults() -> None:
+    """Fill unset variables with the defaults and make every path absolute (idempotent)."""
+    for name, default in DEFAULTS.items():
+        value = os.environ.get(name) or default
+        if name in _PATHS:
+            path = Path(value)
+            value = str(path if path.is_absolute() else (PROJECT_ROOT / path).resolve())
+        os.environ[name] = value
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+
+
+def path(name: str) -> Path:
+    apply_defaults()
+    return Path(os.environ[name])
