@@ -1,0 +1,23 @@
+# The README's commands, nothing hidden. `make demo` on a fresh machine installs uv (pinned),
+# the locked dependencies, generates the park2023 cohort and runs the pipeline once.
+UV_VERSION := 0.13.9
+UV := uv
+
+.PHONY: setup demo test dev bench docs clean
+
+setup:
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen
+
+demo: setup
+	$(UV) run warehouse synth --profile park2023 --out data/landing
+	$(UV) run warehouse run
+
+test: setup
+	$(UV) run pytest
+
+dev: setup
+	$(UV) run dagster dev --host 127.0.0.1 --port 3000
+
+clean:
+	rm -rf data/landing data/*.duckdb data/*.json data/dagster_home dbt/target dbt/logs
