@@ -56,10 +56,10 @@ class Subjects(_Contract):
     site_id: Series[str]
     enrolled_on: Series[str] = pa.Field(iso_date=())
     age_years: Series[pd.Int64Dtype] = pa.Field(ge=18, le=100)
-    sex: Series[str] = pa.Field(isin=SEXES)
+    sex: Series[str] = pa.Field(isin=list(SEXES))
     weight_kg: Optional[Series[float]] = pa.Field(ge=30, le=250, nullable=True)
-    disease: Series[str] = pa.Field(isin=DISEASES)
-    car_t_product: Series[str] = pa.Field(isin=CAR_T_PRODUCTS, nullable=True)
+    disease: Series[str] = pa.Field(isin=list(DISEASES))
+    car_t_product: Series[str] = pa.Field(isin=list(CAR_T_PRODUCTS), nullable=True)
     infused_on: Series[str] = pa.Field(iso_date=(), nullable=True)
     not_infused_reason: Optional[Series[str]] = pa.Field(nullable=True)
 
@@ -74,7 +74,7 @@ class Vitals(_Contract):
     temperature_c: Series[float] = pa.Field(ge=30, le=45, nullable=True)
     systolic_bp_mmhg: Series[pd.Int64Dtype] = pa.Field(ge=30, le=260, nullable=True)
     vasopressors: Series[str] = pa.Field(agent_list={"allowed": VASOPRESSORS}, nullable=True)
-    o2_device: Series[str] = pa.Field(isin=O2_DEVICES, nullable=True)
+    o2_device: Series[str] = pa.Field(isin=list(O2_DEVICES), nullable=True)
     o2_flow_l_min: Optional[Series[float]] = pa.Field(ge=0, le=80, nullable=True)
     spo2_pct: Optional[Series[float]] = pa.Field(ge=50, le=100, nullable=True)
 
@@ -83,10 +83,10 @@ class NeuroAssessments(_Contract):
     subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
     assessed_at: Series[str] = pa.Field(iso_datetime=())
     ice_score: Series[pd.Int64Dtype] = pa.Field(ge=0, le=10, nullable=True)
-    consciousness: Series[str] = pa.Field(isin=CONSCIOUSNESS_LEVELS, nullable=True)
-    seizure: Series[str] = pa.Field(isin=SEIZURE_VALUES, nullable=True)
-    motor_weakness: Series[str] = pa.Field(isin=MOTOR_WEAKNESS_VALUES, nullable=True)
-    cerebral_edema: Series[str] = pa.Field(isin=CEREBRAL_EDEMA_VALUES, nullable=True)
+    consciousness: Series[str] = pa.Field(isin=list(CONSCIOUSNESS_LEVELS), nullable=True)
+    seizure: Series[str] = pa.Field(isin=list(SEIZURE_VALUES), nullable=True)
+    motor_weakness: Series[str] = pa.Field(isin=list(MOTOR_WEAKNESS_VALUES), nullable=True)
+    cerebral_edema: Series[str] = pa.Field(isin=list(CEREBRAL_EDEMA_VALUES), nullable=True)
 
 
 class ToxicityAssessments(_Contract):
@@ -94,24 +94,24 @@ class ToxicityAssessments(_Contract):
     assessed_on: Series[str] = pa.Field(iso_date=())
     crs_grade: Series[pd.Int64Dtype] = pa.Field(ge=0, le=5, nullable=True)
     icans_grade: Series[pd.Int64Dtype] = pa.Field(ge=0, le=5, nullable=True)
-    criteria: Series[str] = pa.Field(isin=("ASTCT2019",))
+    criteria: Series[str] = pa.Field(isin=["ASTCT2019"])
 
 
 class Medications(_Contract):
     subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
-    drug: Series[str] = pa.Field(isin=DRUGS)
+    drug: Series[str] = pa.Field(isin=list(DRUGS))
     administered_at: Series[str] = pa.Field(iso_datetime=())
     dose: Series[float] = pa.Field(gt=0)
-    dose_unit: Series[str] = pa.Field(isin=DOSE_UNITS)
-    route: Series[str] = pa.Field(isin=ROUTES)
-    indication: Series[str] = pa.Field(isin=INDICATIONS)
+    dose_unit: Series[str] = pa.Field(isin=list(DOSE_UNITS))
+    route: Series[str] = pa.Field(isin=list(ROUTES))
+    indication: Series[str] = pa.Field(isin=list(INDICATIONS))
 
 
 class ResponseAssessments(_Contract):
     subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
     assessed_on: Series[str] = pa.Field(iso_date=())
-    response: Series[str] = pa.Field(isin=RESPONSES)
-    criteria: Series[str] = pa.Field(isin=("Lugano2014",))
+    response: Series[str] = pa.Field(isin=list(RESPONSES))
+    criteria: Series[str] = pa.Field(isin=["Lugano2014"])
 
 
 class Outcomes(_Contract):

@@ -33,9 +33,9 @@ class CytokineResults(pa.DataFrameModel):
     sample_id: Series[str]
     subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
     collected_at: Series[str] = pa.Field(iso_datetime=())
-    analyte: Series[str] = pa.Field(isin=CYTOKINE_CODES)
+    analyte: Series[str] = pa.Field(isin=list(CYTOKINE_CODES))
     result: Series[str] = pa.Field(assay_result=())
-    unit: Series[str] = pa.Field(isin=CYTOKINE_UNITS)
+    unit: Series[str] = pa.Field(isin=list(CYTOKINE_UNITS))
     lloq: Optional[Series[float]] = pa.Field(ge=0, nullable=True)
     uloq: Optional[Series[float]] = pa.Field(ge=0, nullable=True)
     plate_id: Series[str] = pa.Field(nullable=True)
@@ -65,7 +65,7 @@ class SerumCytokines(CytokineResults):
 class SerumLabs(pa.DataFrameModel):
     subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
     collected_at: Series[str] = pa.Field(iso_datetime=())
-    test: Series[str] = pa.Field(isin=tuple(LAB_UNITS))
+    test: Series[str] = pa.Field(isin=list(LAB_UNITS))
     value: Series[float] = pa.Field(ge=0)
     unit: Series[str]
 
