@@ -1,0 +1,1 @@
+"""Publication figures (matplotlib -> PNG bytes) from mart and analysis DataFrames (no Dagster)."""
