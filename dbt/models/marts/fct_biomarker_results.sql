@@ -1,0 +1,63 @@
+{#- One row per biomarker measurement (marts.md, fct_biomarker_results), with the subject's
+    baseline for that specimen x analyte and the fold change from it (derivations.md,
+    "Cytokine kinetics": baseline = last sample by collection time on study days -14..0,
+    fold change = value / baseline, both on analysis_value). Two baseline candidates collected
+    at the same instant are ordered by sample_id (the largest wins), so the choice is stable.
+    A baseline of 0 gives no fold change (null), never a division by zero. -#}
+
+with
+
+measurements as (
+    select * from {{ ref('int_biomarker_measurements') }}
+),
+
+baseline_candidates as (
+    select
+        subject_id,
+        specimen,
+        analyte,
+        analysis_value,
+        row_number() over (
+            partition by subject_id, specimen, analyte
+            order by collected_at desc, sample_id desc nulls last, measurement_id desc
+        ) as recency
+    from measurements
+    where study_day between -14 and 0
+),
+
+baselines as (
+    select subject_id, specimen, analyte, analysis_value as baseline_value
+    from baseline_candidates
+    where recency = 1
+),
+
+final as (
+    select
+        m.measurement_id,
+        m.subject_id,
+        m.specimen,
+        m.analyte,
+        m.analyte_kind,
+        m.sample_id,
+        m.collected_at,
+        m.local_date,
+        m.study_day,
+        m.value,
+        m.unit,
+        m.censoring,
+        m.lloq,
+        m.uloq,
+        m.analysis_value,
+        m.substitution_rule,
+        b.baseline_value,
+        m.analysis_value / nullif(b.baseline_value, 0) as fold_change,
+        m.result_as_delivered,
+        m.unit_as_delivered,
+        m.source,
+        m.delivery_sha256
+    from measurements as m
+    left join baselines as b
+        on b.subject_id = m.subject_id and b.specimen = m.specimen and b.analyte = m.analyte
+)
+
+select * from final

@@ -1,0 +1,115 @@
+{#- Per subject x specimen x analyte kinetics (marts.md, fct_cytokine_kinetics;
+    derivations.md, "Cytokine kinetics"), on analysis_value (the substitution rule is a column):
+    - baseline_value: from fct_biomarker_results (last sample on study days -14..0);
+    - peak_value, peak_day: the highest value on study days 0..28; equal highs -> the earliest
+      sample wins;
+    - auc_d0_d14: trapezoid of the value over study days 0..14 on the samples present (our
+      choice): several samples of one study day are first averaged into that day's value; no
+      interpolation or extrapolation to day 0 or 14 (auc_first_day / auc_last_day say which
+      days it spans); null with fewer than two sampled days;
+    - peak_fold_change = peak_value / baseline_value (null when either is missing or baseline is 0);
+    - n_samples: measurements with a study day (any day); n_censored: below_lloq + above_uloq
+      among them (extrapolated results are counted apart, in n_extrapolated).
+    Every analyte of fct_biomarker_results is covered (cytokines, serum labs, CSF measures;
+    analyte_kind tells them apart). Subjects never infused have no study days and no row. -#}
+
+with
+
+results as (
+    select * from {{ ref('fct_biomarker_results') }}
+    where study_day is not null
+),
+
+per_analyte as (
+    select
+        subject_id,
+        specimen,
+        analyte,
+        any_value(analyte_kind) as analyte_kind,
+        any_value(unit) as unit,
+        any_value(substitution_rule) as substitution_rule,
+        any_value(baseline_value) as baseline_value,
+        count(*) as n_samples,
+        count(*) filter (where censoring in ('below_lloq', 'above_uloq')) as n_censored,
+        count(*) filter (where censoring = 'extrapolated') as n_extrapolated,
+        count(*) filter (where study_day between 0 and 28) as n_samples_d0_d28
+    from results
+    group by subject_id, specimen, analyte
+),
+
+peak_candidates as (
+    select
+        subject_id,
+        specimen,
+        analyte,
+        analysis_value,
+        study_day,
+        row_number() over (
+            partition by subject_id, specimen, analyte
+            order by analysis_value desc, collected_at, measurement_id
+        ) as peak_rank
+    from results
+    where study_day between 0 and 28 and analysis_value is not null
+),
+
+peaks as (
+    select subject_id, specimen, analyte, analysis_value as peak_value, study_day as peak_day
+    from peak_candidates
+    where peak_rank = 1
+),
+
+daily_d0_d14 as (
+    select subject_id, specimen, analyte, study_day, avg(analysis_value) as day_value
+    from results
+    where study_day between 0 and 14 and analysis_value is not null
+    group by subject_id, specimen, analyte, study_day
+),
+
+trapezoids as (
+    select
+        *,
+        (study_day - lag(study_day) over w)
+            * (day_value + lag(day_value) over w) / 2.0 as segment_area
+    from daily_d0_d14
+    window w as (partition by subject_id, specimen, analyte order by study_day)
+),
+
+auc as (
+    select
+        subject_id,
+        specimen,
+        analyte,
+        case when count(*) >= 2 then sum(segment_area) end as auc_d0_d14,
+        min(study_day) as auc_first_day,
+        max(study_day) as auc_last_day,
+        count(*) as auc_n_days
+    from trapezoids
+    group by subject_id, specimen, analyte
+),
+
+final as (
+    select
+        a.subject_id,
+        a.specimen,
+        a.analyte,
+        a.analyte_kind,
+        a.unit,
+        a.baseline_value,
+        p.peak_value,
+        p.peak_day,
+        u.auc_d0_d14,
+        u.auc_first_day,
+        u.auc_last_day,
+        coalesce(u.auc_n_days, 0) as auc_n_days,
+        p.peak_value / nullif(a.baseline_value, 0) as peak_fold_change,
+        a.n_samples,
+        a.n_censored,
+        a.n_extrapolated,
+        a.n_samples_d0_d28,
+        a.substitution_rule
+    from per_analyte as a
+    left join peaks as p using (subject_id, specimen, analyte)
+    left join auc as u using (subject_id, specimen, analyte)
+)
+
+select * from final

@@ -1,0 +1,43 @@
+{#- Current serum laboratory values, harmonized to the units of marts.md with the
+    unit_conversions seed (CRP mg/L, FERRITIN ng/mL, ANC/PLT/WBC 10^9/L, LDH U/L,
+    FIBRINOGEN mg/dL, DDIMER ug/mL FEU). Labs are never censored. -#}
+
+with
+
+source as (
+    {{ versioned_rows('serum', 'serum_labs') }}
+),
+
+current_rows as (
+    select * from source where _version = 1
+),
+
+subjects as (
+    select subject_id, infused_on from {{ ref('stg_clinical__subjects') }}
+),
+
+conversions as (
+    select analyte, from_unit, to_unit, factor
+    from {{ ref('unit_conversions') }}
+    where specimen = 'serum'
+),
+
+final as (
+    select
+        l.subject_id,
+        {{ utc_from_delivered('l.collected_at') }} as collected_at,
+        {{ local_date_from_delivered('l.collected_at') }} as local_date,
+        date_diff('day', s.infused_on, {{ local_date_from_delivered('l.collected_at') }}) as study_day,
+        l.test,
+        l.value * c.factor as value,
+        c.to_unit as unit,
+        l.value as value_as_delivered,
+        l.unit as unit_as_delivered,
+        c.factor as unit_factor,
+        l._delivery_sha256 as delivery_sha256
+    from current_rows as l
+    left join subjects as s on s.subject_id = l.subject_id
+    left join conversions as c on c.analyte = l.test and c.from_unit = l.unit
+)
+
+select * from final
