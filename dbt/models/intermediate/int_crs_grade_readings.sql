@@ -1,0 +1,190 @@
+{#- The CRS grade of every vitals reading (derivations.md, "CRS grade from signs": ASTCT
+    consensus, Lee et al. Biol Blood Marrow Transplant 2019;25:625). The single place the CRS
+    table and the masked-fever rule are written; int_crs_grade_daily takes the worst of a day.
+
+    Masked fever: an episode starts at the first reading with fever; once tocilizumab,
+    siltuximab or a corticosteroid (int_medications_dosed.masks_crs_fever) has been given after
+    that reading, fever is no longer required and hypotension/hypoxia alone grade the episode,
+    until the first day (with vitals) on which no reading has fever, hypotension, a vasopressor
+    or oxygen. A day without vitals neither ends nor continues anything by itself. Days are the
+    site's local calendar days (local_date), so subjects without infusion are graded too. -#}
+with
+
+vitals as (
+    select * from {{ ref('stg_clinical__vitals') }}
+),
+
+masking_doses as (
+    select subject_id, administered_at
+    from {{ ref('int_medications_dosed') }}
+    where masks_crs_fever
+),
+
+agents as (
+    select
+        *,
+        -- the distinct agents of the reading, e.g. 'norepinephrine;vasopressin'
+        list_distinct(list_filter(
+            list_transform(string_split(coalesce(vasopressors, ''), ';'), lambda a: lower(trim(a))),
+            lambda a: a <> ''
+        )) as vasopressor_agents
+    from vitals
+),
+
+signs as (
+    select
+        subject_id,
+        recorded_at,
+        local_date,
+        study_day,
+        temperature_c,
+        systolic_bp_mmhg,
+        vasopressors,
+        len(vasopressor_agents) as vasopressor_count,
+        len(list_filter(vasopressor_agents, lambda a: a <> 'vasopressin')) as non_vasopressin_count,
+        o2_device,
+        -- intensity order of the contract's device list, room_air first (marts.md o2_device_worst)
+        case o2_device
+            when 'room_air' then 0
+            when 'nasal_cannula' then 1
+            when 'high_flow_nasal_cannula' then 2
+            when 'facemask' then 3
+            when 'nonrebreather' then 4
+            when 'venturi' then 5
+            when 'cpap' then 6
+            when 'bipap' then 7
+            when 'mechanical_ventilation' then 8
+        end as o2_device_rank,
+        o2_flow_l_min,
+        -- CRS table, grade 1 "fever": temperature >= 38.0 C
+        coalesce(temperature_c >= 38.0, false) as is_fever
+    from agents
+),
+
+graded_signs as (
+    select
+        *,
+        -- CRS table, column "hypotension"
+        case
+            -- grade 4: two or more vasopressors, vasopressin not counted
+            when non_vasopressin_count >= 2 then 4
+            -- grade 3: one vasopressor, with or without vasopressin (vasopressin alone counts as one)
+            when vasopressor_count >= 1 then 3
+            -- grade 2: systolic < 90 mmHg, no vasopressor
+            when systolic_bp_mmhg < 90 then 2
+            else 0
+        end as hypotension_grade,
+        -- CRS table, column "hypoxia"
+        case
+            -- grade 4: CPAP, BiPAP, mechanical ventilation
+            when o2_device in ('cpap', 'bipap', 'mechanical_ventilation') then 4
+            -- grade 3: high-flow nasal cannula, facemask, nonrebreather, Venturi
+            when o2_device in ('high_flow_nasal_cannula', 'facemask', 'nonrebreather', 'venturi') then 3
+            -- grade 3: nasal cannula > 6 L/min
+            when o2_device = 'nasal_cannula' and o2_flow_l_min > 6 then 3
+            -- grade 2: nasal cannula <= 6 L/min; no recorded flow counts as low-flow
+            when o2_device = 'nasal_cannula' then 2
+            else 0
+        end as hypoxia_grade
+    from signs
+),
+
+readings as (
+    select
+        *,
+        -- "the grade is the most severe of hypotension and hypoxia"
+        greatest(hypotension_grade, hypoxia_grade) as sign_grade,
+        -- a reading with no fever, no hypotension, no vasopressor and no oxygen
+        not is_fever and hypotension_grade = 0 and hypoxia_grade = 0 as is_clear
+    from graded_signs
+),
+
+days as (
+    select
+        subject_id,
+        local_date,
+        bool_and(is_clear) as is_clear_day
+    from readings
+    group by subject_id, local_date
+),
+
+-- An episode ends after its first clear day: number the stretches between clear days (a clear
+-- day closes the stretch it belongs to); an episode is the part of a stretch from its first fever.
+stretches as (
+    select
+        subject_id,
+        local_date,
+        coalesce(sum(case when is_clear_day then 1 else 0 end) over (
+            partition by subject_id order by local_date
+            rows between unbounded preceding and 1 preceding
+        ), 0) as stretch
+    from days
+),
+
+readings_in_stretches as (
+    select
+        r.*,
+        s.stretch
+    from readings as r
+    inner join stretches as s on s.subject_id = r.subject_id and s.local_date = r.local_date
+),
+
+episodes as (
+    -- "fever is required to start a CRS episode"
+    select
+        subject_id,
+        stretch,
+        min(recorded_at) filter (where is_fever) as episode_started_at
+    from readings_in_stretches
+    group by subject_id, stretch
+),
+
+masked_episodes as (
+    -- "once tocilizumab, siltuximab or a corticosteroid has been given after the episode began"
+    select
+        e.subject_id,
+        e.stretch,
+        e.episode_started_at,
+        min(m.administered_at) as fever_masked_from
+    from episodes as e
+    left join masking_doses as m
+        on m.subject_id = e.subject_id
+        and m.administered_at > e.episode_started_at
+    group by e.subject_id, e.stretch, e.episode_started_at
+),
+
+final as (
+    select
+        r.subject_id,
+        r.recorded_at,
+        r.local_date,
+        r.study_day,
+        r.temperature_c,
+        r.systolic_bp_mmhg,
+        r.vasopressors,
+        r.vasopressor_count,
+        r.non_vasopressin_count,
+        r.o2_device,
+        r.o2_device_rank,
+        r.o2_flow_l_min,
+        r.is_fever,
+        r.hypotension_grade,
+        r.hypoxia_grade,
+        r.sign_grade,
+        r.is_clear,
+        e.episode_started_at as crs_episode_started_at,
+        e.fever_masked_from,
+        coalesce(r.recorded_at >= e.fever_masked_from, false) as is_fever_masked,
+        case
+            -- CRS table: fever, with the most severe of hypotension and hypoxia (fever alone = 1)
+            when r.is_fever then greatest(1, r.sign_grade)
+            -- masked fever: hypotension or hypoxia alone keep grading the episode
+            when r.recorded_at >= e.fever_masked_from then r.sign_grade
+            -- no fever and not masked: no CRS
+            else 0
+        end as crs_grade
+    from readings_in_stretches as r
+    left join masked_episodes as e on e.subject_id = r.subject_id and e.stretch = r.stretch
+)
+
+select * from final

@@ -1,0 +1,30 @@
+{#- Drug exposure of each subject x study day with any administration: dose counts and
+    dexamethasone-equivalent mg (derivations.md, "Steroid exposure"). The day's steroid total is
+    null when one of its corticosteroid doses was in mg/kg for a subject without weight_kg (it
+    cannot be converted, and a partial sum would pass for the total); those doses are counted in
+    steroid_doses_missing_weight instead of being dropped silently. -#}
+with
+
+doses as (
+    select * from {{ ref('int_medications_dosed') }}
+    where study_day is not null
+),
+
+final as (
+    select
+        subject_id,
+        study_day,
+        count(*) filter (where drug = 'tocilizumab') as tocilizumab_doses,
+        count(*) filter (where drug = 'siltuximab') as siltuximab_doses,
+        count(*) filter (where drug = 'anakinra') as anakinra_doses,
+        count(*) filter (where is_corticosteroid) as steroid_doses,
+        count(*) filter (where is_corticosteroid and is_missing_weight) as steroid_doses_missing_weight,
+        case
+            when count(*) filter (where is_corticosteroid and is_missing_weight) > 0 then null
+            else coalesce(sum(dex_equiv_mg) filter (where is_corticosteroid), 0)
+        end as steroid_dex_equiv_mg
+    from doses
+    group by subject_id, study_day
+)
+
+select * from final
