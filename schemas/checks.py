@@ -40,7 +40,9 @@ def iso_datetime(series: pd.Series) -> pd.Series:
     text = series.astype("string")
     shaped = text.str.fullmatch(_ISO_DATETIME).fillna(False).astype(bool)
     local = text.where(shaped).str.slice(0, 16).str.replace("T", " ", regex=False)
-    return shaped & _parses(local, "%Y-%m-%d %H:%M")
+    # Seconds 60..99 match the shape but are no instant (and break the cast in staging).
+    seconds = pd.to_numeric(text.where(shaped).str.extract(r"^.{16}:(\d{2})", expand=False), errors="coerce")
+    return (shaped & _parses(local, "%Y-%m-%d %H:%M") & ~(seconds >= 60).fillna(False)).astype(bool)
 
 
 @extensions.register_check_method()

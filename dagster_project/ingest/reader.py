@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -50,30 +52,58 @@ def _rejected_csv(file_name: str, path: Path, exc: Exception) -> DeliveryRejecte
     return DeliveryRejected(file_name, reason, count_data_lines(path))
 
 
+def _records(lines: list[str], width: int) -> Iterator[list[str] | str]:
+    """Each record's cells, or the reason it is malformed (a str).
+
+    A quoted value may span lines (RFC 4180), but a record that does and still has the wrong
+    number of fields (a stray quote) is cut back to its first line, and reading resumes on the
+    next one: one stray quote cannot swallow the rest of the file.
+    """
+    start = 0
+    while start < len(lines):
+        reader = csv.reader(itertools.islice(lines, start, None))
+        done = 0  # lines consumed by the records yielded so far, counted from `start`
+        try:
+            for row in reader:
+                if len(row) != width and reader.line_num - done > 1:
+                    break
+                done = reader.line_num
+                yield row
+            else:
+                return
+            reason = "unclosed quote"
+        except csv.Error as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        yield reason
+        start += done + 1
+
+
 def _read_csv_by_rows(path: Path, file_name: str) -> tuple[pa.Table, list[tuple[int, str]]]:
     """Slow path for a CSV whose rows do not all have the header's field count.
 
     The standard library reader keeps exact row numbers; a row with the wrong number of fields
-    (a truncated last line, a stray delimiter) is returned as malformed, the rest go on.
+    (a truncated last line, a stray delimiter, a stray quote) is returned as malformed, the rest
+    go on. Blank lines are not rows, as in the fast path: row numbers do not depend on the path.
     """
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _rejected_csv(file_name, path, exc) from exc
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise _rejected_csv(file_name, path, exc) from exc
-    if not rows or not any(cell.strip() for cell in rows[0]):
+    lines = list(io.StringIO(text, newline=""))
+    header = next(csv.reader(lines[:1]), [])
+    if not any(cell.strip() for cell in header):
         raise DeliveryRejected(file_name, "empty file: no header row")
-    header, body = rows[0], rows[1:]
     good, numbers, malformed = [], [], []
-    for number, row in enumerate(body, start=1):
-        if len(row) == len(header):
+    number = 0
+    for row in _records(lines[1:], len(header)):
+        if isinstance(row, list) and len(row) != len(header) and not any(cell.strip() for cell in row):
+            continue  # a blank line is not a row
+        number += 1
+        if isinstance(row, str):
+            malformed.append((number, row))
+        elif len(row) == len(header):
             good.append(row)
             numbers.append(number)
-        elif not any(cell.strip() for cell in row):
-            continue  # a blank line is not a row
         else:
             malformed.append((number, f"{len(row)} fields, header has {len(header)}"))
     columns = {name: pa.array([r[i] for r in good], pa.string()) for i, name in enumerate(header)}
@@ -89,7 +119,11 @@ def _read_csv(path: Path, file_name: str) -> tuple[pa.Table, list[tuple[int, str
         raise _rejected_csv(file_name, path, exc) from exc
     if not header_line.strip():
         raise DeliveryRejected(file_name, "empty file: no header row")
-    names = next(csv.reader([header_line]))
+    try:
+        names = next(csv.reader([header_line]))
+    except csv.Error as exc:  # a bare CR: CR-only line endings make the whole file one line
+        reason = "not a readable CSV (bare CR line break; the contract allows LF or CRLF)"
+        raise DeliveryRejected(file_name, reason, count_data_lines(path)) from exc
     try:
         table = pacsv.read_csv(
             path,
@@ -118,9 +152,8 @@ def _read_table(path: Path, file_name: str) -> tuple[pa.Table, list[tuple[int, s
         numbers = pa.array(range(1, table.num_rows + 1), pa.int64())
         return table.append_column("_row_number", numbers), []
     if suffix != ".csv":
-        raise DeliveryRejected(
-            file_name, f"unsupported file type '{suffix}' (expected .csv or .parquet)", count_data_lines(path)
-        )
+        # Not read, so its rows are unknown: counting newline bytes of a binary file invents rows.
+        raise DeliveryRejected(file_name, f"unsupported file type '{suffix}' (expected .csv or .parquet)")
     return _read_csv(path, file_name)
 
 
@@ -139,14 +172,14 @@ def read_delivery(
     lowered = [name.strip().lower() for name in table.column_names]
     if len(set(lowered)) != len(lowered):
         dupes = sorted({n for n in lowered if lowered.count(n) > 1})
-        raise DeliveryRejected(file_name, f"duplicate column(s) {', '.join(dupes)}", table.num_rows)
+        raise DeliveryRejected(file_name, f"duplicate column(s) {', '.join(dupes)}", table.num_rows + len(malformed))
     table = table.rename_columns(lowered)
     keep = [name for name in lowered if name not in IDENTIFYING_COLUMNS]
     table = table.select(keep)
     missing = [c for c in source.required_columns if c not in keep]
     if missing:
         raise DeliveryRejected(
-            file_name, f"missing required column(s) {', '.join(missing)}", table.num_rows
+            file_name, f"missing required column(s) {', '.join(missing)}", table.num_rows + len(malformed)
         )
     # Empty string and NA mean missing.
     columns = {}

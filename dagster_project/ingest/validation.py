@@ -8,6 +8,7 @@ naming the row, the column, the rule and the offending value; the other rows go 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -50,6 +51,26 @@ def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns=["index", "column_name", "rule", "value"])
 
 
+def _non_finite(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
+    """Float cells written as `nan`, `inf`, `1e400`...: a type error, like any other text.
+
+    pandera's coercion turns them into NaN (which would pass as missing: only empty and `NA` mean
+    missing, sources.md) or infinity (which passes an open range such as `>= 0`).
+    """
+    rows = []
+    for name, column in schema.columns.items():
+        if not str(column.dtype).startswith("float"):
+            continue
+        for index, text in frame[name].dropna().items():
+            try:
+                number = float(text)
+            except (TypeError, ValueError):
+                continue  # not a number at all: pandera reports it
+            if not math.isfinite(number):
+                rows.append((index, name, f"coerce_dtype('{column.dtype}')", text))
+    return pd.DataFrame(rows, columns=["index", "column_name", "rule", "value"])
+
+
 def _as_text(value: object) -> str | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
@@ -74,6 +95,9 @@ def validate(frame: pd.DataFrame, source: Source) -> Validated:
 
     typing_failures = _failures(_types_only(schema), frame[contract])
     typing_failures = typing_failures[typing_failures["rule"].str.startswith("coerce_dtype")]
+    non_finite = _non_finite(frame, schema)
+    if len(non_finite):
+        typing_failures = pd.concat([typing_failures, non_finite], ignore_index=True)
     typed_ok = frame.drop(index=typing_failures["index"].unique())
     typed = _types_only(schema).validate(typed_ok[contract])
 

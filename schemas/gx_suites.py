@@ -1,0 +1,470 @@
+"""Great Expectations suites as code: the mart contract (marts.md) as checks on the built tables.
+
+One plain function per table returns its expectations, so each reads like the contract's row:
+value ranges, allowed categories, the grain (unique keys), row counts, not-null keys. What a
+table's size must be depends on the cohort (fct_toxicity_daily = infused subjects x the 36 days
+of the grid; a rate table = its categories x the group values that occur among infused
+subjects), so every suite takes the `Cohort` read from marts.dim_subjects at run time.
+
+Every expectation carries `meta.kind` (columns, not_null, unique, range, category, row_count,
+order) so a failure says at once what kind of rule broke. The vocabularies of the source
+contract come from the pandera models (schemas.clinical, schemas.analytes); the grid and the
+toxicity window from the dbt vars that build the marts (dbt/dbt_project.yml): a rule lives once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import great_expectations.expectations as gxe
+import pandas as pd
+import yaml
+from great_expectations.expectations.row_conditions import Column
+
+from schemas.analytes import CYTOKINE_CODES
+from schemas.clinical import CAR_T_PRODUCTS, DISEASES, O2_DEVICES, RESPONSES, SEXES
+
+Expectation = gxe.Expectation
+
+DBT_PROJECT_FILE = Path(__file__).resolve().parents[1] / "dbt" / "dbt_project.yml"
+
+# Categories of marts.md.
+TOXICITIES = ("CRS", "ICANS")
+GROUP_BYS = ("overall", "car_t_product", "disease")
+OVERALL = "all"
+GRADE_CATEGORIES = ("any", "severe", "grade_0", "grade_1", "grade_2", "grade_3", "grade_4", "grade_5")
+MEASURES = ("ORR", "CR", "PR", "SD", "PD", "NE")
+CONSORT_STEPS = ("enrolled", "infused", "not_infused", "evaluable_toxicity", "evaluable_response")
+SPECIMENS = ("serum", "csf")
+CENSORING = ("none", "below_lloq", "above_uloq", "extrapolated")
+ANALYTE_KINDS = ("cytokine", "lab", "csf_chemistry")
+ENDPOINTS = ("OS", "PFS")
+KM_GROUP_BYS = ("overall", "disease")
+CURVE_GROUPS = ("all", "ICANS 0-2", "ICANS 3-4")
+GRADES = (0, 5)  # grades are integers 0..5 (grade 5 = death)
+ICE_SCORE = (0, 10)
+
+# Harmonized units (marts.md): analyte -> unit, per specimen.
+SERUM_LAB_UNITS = {
+    "CRP": "mg/L", "FERRITIN": "ng/mL", "ANC": "10^9/L", "PLT": "10^9/L", "WBC": "10^9/L",
+    "LDH": "U/L", "FIBRINOGEN": "mg/dL", "DDIMER": "ug/mL FEU",
+}
+CSF_CHEMISTRY_UNITS = {"WBC": "/uL", "RBC": "/uL", "PROTEIN": "mg/dL", "GLUCOSE": "mg/dL"}
+CYTOKINE_UNIT = "pg/mL"
+
+
+@cache
+def dbt_vars() -> dict:
+    """The vars of the dbt project (the daily grid, the toxicity window)."""
+    return yaml.safe_load(DBT_PROJECT_FILE.read_text())["vars"]
+
+
+def daily_grid() -> tuple[int, int]:
+    v = dbt_vars()
+    return int(v["daily_grid_first_day"]), int(v["daily_grid_last_day"])
+
+
+def toxicity_window() -> tuple[int, int]:
+    v = dbt_vars()
+    return int(v["toxicity_window_first_day"]), int(v["toxicity_window_last_day"])
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """What the size and membership rules of the marts depend on, from marts.dim_subjects."""
+
+    enrolled: tuple[str, ...]
+    infused: tuple[str, ...]
+    products: tuple[str, ...] = field(default=())  # car_t_product values among infused subjects
+    diseases: tuple[str, ...] = field(default=())  # disease values among infused subjects
+
+    @classmethod
+    def from_dim_subjects(cls, subjects: pd.DataFrame) -> Cohort:
+        infused = subjects[subjects["is_infused"].fillna(False).astype(bool)]
+        return cls(
+            enrolled=tuple(sorted(subjects["subject_id"].dropna().astype(str))),
+            infused=tuple(sorted(infused["subject_id"].dropna().astype(str))),
+            products=tuple(sorted(infused["car_t_product"].dropna().astype(str).unique())),
+            diseases=tuple(sorted(infused["disease"].dropna().astype(str).unique())),
+        )
+
+    @property
+    def rate_groups(self) -> list[tuple[str, str]]:
+        """(group_by, group_value) of every rate table row group: overall, each product, each disease."""
+        return (
+            [("overall", OVERALL)]
+            + [("car_t_product", p) for p in self.products]
+            + [("disease", d) for d in self.diseases]
+        )
+
+    @property
+    def km_groups(self) -> list[tuple[str, str]]:
+        return [("overall", OVERALL)] + [("disease", d) for d in self.diseases]
+
+
+# ---- the vocabulary of a suite: one helper per kind of rule --------------------------------
+
+def columns(*names: str) -> Expectation:
+    """The contract's columns are all present (more are welcome)."""
+    return gxe.ExpectTableColumnsToMatchSet(column_set=list(names), exact_match=False, meta={"kind": "columns"})
+
+
+def not_null(*names: str) -> list[Expectation]:
+    return [gxe.ExpectColumnValuesToNotBeNull(column=c, meta={"kind": "not_null"}) for c in names]
+
+
+def unique(*names: str) -> Expectation:
+    """The grain: one row per combination of these columns."""
+    if len(names) == 1:
+        return gxe.ExpectColumnValuesToBeUnique(column=names[0], meta={"kind": "unique"})
+    return gxe.ExpectCompoundColumnsToBeUnique(column_list=list(names), meta={"kind": "unique"})
+
+
+def between(column: str, low: float | None, high: float | None) -> Expectation:
+    """Values within [low, high] (nulls allowed unless a not_null rule says otherwise)."""
+    return gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high, meta={"kind": "range"})
+
+
+def one_of(column: str, values: Iterable) -> Expectation:
+    return gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(values), meta={"kind": "category"})
+
+
+def pairs_in(column_a: str, column_b: str, pairs: Iterable[tuple]) -> Expectation:
+    """Each row's (a, b) is one of the allowed pairs."""
+    return gxe.ExpectColumnPairValuesToBeInSet(
+        column_A=column_a, column_B=column_b, value_pairs_set=[tuple(p) for p in pairs],
+        ignore_row_if="either_value_is_missing", meta={"kind": "category"},
+    )
+
+
+def at_most(smaller: str, larger: str) -> Expectation:
+    """smaller <= larger on every row where both are known."""
+    return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+        column_A=larger, column_B=smaller, or_equal=True, ignore_row_if="either_value_is_missing",
+        meta={"kind": "order"},
+    )
+
+
+def rows(n: int) -> Expectation:
+    return gxe.ExpectTableRowCountToEqual(value=int(n), meta={"kind": "row_count"})
+
+
+def rows_between(low: int, high: int | None = None) -> Expectation:
+    return gxe.ExpectTableRowCountToBeBetween(min_value=low, max_value=high, meta={"kind": "row_count"})
+
+
+def not_null_where(column: str, condition_column: str, condition_value) -> Expectation:
+    return gxe.ExpectColumnValuesToNotBeNull(
+        column=column, row_condition=Column(condition_column) == condition_value, meta={"kind": "not_null"},
+    )
+
+
+def rate_columns(count: str = "n_subjects", total: str = "n_total") -> list[Expectation]:
+    """A proportion with its exact interval: 0 <= n <= total, 0..100 %, ci_low <= pct <= ci_high."""
+    return [
+        *not_null(count, total, "pct", "ci_low_pct", "ci_high_pct"),
+        between(count, 0, None),
+        at_most(count, total),
+        between("pct", 0, 100),
+        between("ci_low_pct", 0, 100),
+        between("ci_high_pct", 0, 100),
+        at_most("ci_low_pct", "pct"),
+        at_most("pct", "ci_high_pct"),
+    ]
+
+
+# ---- marts (dbt) ----------------------------------------------------------------------------
+
+def dim_subjects(cohort: Cohort) -> list[Expectation]:
+    return [
+        columns("subject_id", "site_id", "age_years", "sex", "disease", "car_t_product", "infused_on",
+                "is_infused", "not_infused_reason"),
+        *not_null("subject_id", "site_id", "disease", "is_infused"),
+        unique("subject_id"),
+        rows_between(1),
+        between("age_years", 18, 100),  # the subjects contract (schemas.clinical.Subjects)
+        one_of("sex", SEXES),
+        one_of("disease", DISEASES),
+        one_of("car_t_product", CAR_T_PRODUCTS),
+        one_of("is_infused", (True, False)),
+        not_null_where("infused_on", "is_infused", True),
+        not_null_where("car_t_product", "is_infused", True),
+    ]
+
+
+def fct_toxicity_daily(cohort: Cohort) -> list[Expectation]:
+    first, last = daily_grid()
+    return [
+        columns("subject_id", "study_day", "crs_grade", "icans_grade", "crs_grade_derived", "icans_grade_derived",
+                "tmax_c", "min_systolic_bp_mmhg", "vasopressor_count", "o2_device_worst", "ice_score_min",
+                "tocilizumab_doses", "steroid_dex_equiv_mg", "anakinra_doses"),
+        *not_null("subject_id", "study_day", "tocilizumab_doses", "steroid_dex_equiv_mg", "anakinra_doses"),
+        unique("subject_id", "study_day"),
+        # every day of the grid for every infused subject, no one else
+        rows(len(cohort.infused) * (last - first + 1)),
+        one_of("subject_id", cohort.infused),
+        between("study_day", first, last),
+        *(between(c, *GRADES) for c in ("crs_grade", "icans_grade", "crs_grade_derived", "icans_grade_derived")),
+        between("tmax_c", 30, 45),  # the vitals contract's ranges (schemas.clinical.Vitals)
+        between("min_systolic_bp_mmhg", 30, 260),
+        between("vasopressor_count", 0, None),
+        one_of("o2_device_worst", O2_DEVICES),
+        between("ice_score_min", *ICE_SCORE),
+        between("tocilizumab_doses", 0, None),
+        between("steroid_dex_equiv_mg", 0, None),
+        between("anakinra_doses", 0, None),
+    ]
+
+
+def fct_subject_endpoints(cohort: Cohort) -> list[Expectation]:
+    first, last = toxicity_window()
+    return [
+        columns("subject_id", "car_t_product", "disease", "crs_max_grade", "crs_onset_day", "crs_duration_days",
+                "icans_max_grade", "icans_onset_day", "icans_duration_days", "crs_max_grade_derived",
+                "icans_max_grade_derived", "received_tocilizumab", "received_steroids", "steroid_dex_equiv_mg_total",
+                "anakinra_doses_total", "best_response_d100", "os_days", "os_event", "pfs_days", "pfs_event"),
+        *not_null("subject_id", "car_t_product", "disease", "received_tocilizumab", "received_steroids",
+                  "steroid_dex_equiv_mg_total", "anakinra_doses_total", "best_response_d100"),
+        unique("subject_id"),
+        rows(len(cohort.infused)),  # one row per infused subject
+        one_of("subject_id", cohort.infused),
+        one_of("car_t_product", CAR_T_PRODUCTS),
+        one_of("disease", DISEASES),
+        *(between(c, *GRADES) for c in ("crs_max_grade", "icans_max_grade", "crs_max_grade_derived",
+                                         "icans_max_grade_derived")),
+        between("crs_onset_day", first, last),
+        between("icans_onset_day", first, last),
+        between("crs_duration_days", 0, last - first + 1),
+        between("icans_duration_days", 0, last - first + 1),
+        between("steroid_dex_equiv_mg_total", 0, None),
+        between("anakinra_doses_total", 0, None),
+        one_of("best_response_d100", RESPONSES),
+        between("os_days", 0, None),
+        between("pfs_days", 0, None),
+        at_most("pfs_days", "os_days"),
+        one_of("os_event", (True, False)),
+        one_of("pfs_event", (True, False)),
+    ]
+
+
+def fct_biomarker_results(cohort: Cohort) -> list[Expectation]:
+    units = (
+        [(code, CYTOKINE_UNIT) for code in CYTOKINE_CODES]
+        + list(SERUM_LAB_UNITS.items())
+        + list(CSF_CHEMISTRY_UNITS.items())
+    )
+    return [
+        columns("subject_id", "specimen", "analyte", "collected_at", "study_day", "value", "unit", "censoring",
+                "analysis_value", "substitution_rule", "baseline_value", "fold_change", "delivery_sha256"),
+        *not_null("subject_id", "specimen", "analyte", "collected_at", "value", "unit", "censoring",
+                  "analysis_value", "substitution_rule", "delivery_sha256"),
+        unique("measurement_id"),
+        rows_between(1),
+        one_of("specimen", SPECIMENS),
+        one_of("analyte", sorted({a for a, _ in units})),
+        pairs_in("analyte", "unit", units),
+        one_of("censoring", CENSORING),
+        one_of("analyte_kind", ANALYTE_KINDS),
+        between("value", 0, None),
+        between("analysis_value", 0, None),
+        between("baseline_value", 0, None),
+        between("fold_change", 0, None),
+        gxe.ExpectColumnValuesToMatchRegex(column="delivery_sha256", regex=r"^[0-9a-f]{64}$", meta={"kind": "category"}),
+    ]
+
+
+def fct_cytokine_kinetics(cohort: Cohort) -> list[Expectation]:
+    return [
+        columns("subject_id", "specimen", "analyte", "baseline_value", "peak_value", "peak_day", "auc_d0_d14",
+                "peak_fold_change", "n_samples", "n_censored"),
+        *not_null("subject_id", "specimen", "analyte", "n_samples", "n_censored"),
+        unique("subject_id", "specimen", "analyte"),
+        one_of("subject_id", cohort.infused),  # subjects not infused have no study day, no row
+        one_of("specimen", SPECIMENS),
+        between("peak_day", 0, 28),
+        between("baseline_value", 0, None),
+        between("peak_value", 0, None),
+        between("auc_d0_d14", 0, None),
+        between("peak_fold_change", 0, None),
+        between("n_samples", 1, None),
+        between("n_censored", 0, None),
+        at_most("n_censored", "n_samples"),
+    ]
+
+
+def fct_toxicity_concordance(cohort: Cohort) -> list[Expectation]:
+    first, last = daily_grid()
+    grades = range(GRADES[0], GRADES[1] + 1)
+    return [
+        columns("subject_id", "study_day", "toxicity", "adjudicated_grade", "derived_grade"),
+        *not_null("subject_id", "study_day", "toxicity", "adjudicated_grade", "derived_grade"),
+        unique("subject_id", "study_day", "toxicity"),
+        rows_between(0, len(cohort.infused) * (last - first + 1) * len(TOXICITIES)),
+        one_of("subject_id", cohort.infused),
+        between("study_day", first, last),
+        one_of("toxicity", TOXICITIES),
+        between("adjudicated_grade", *GRADES),
+        between("derived_grade", *GRADES),
+        # a row exists only where the two grades differ
+        pairs_in("adjudicated_grade", "derived_grade", [(a, d) for a in grades for d in grades if a != d]),
+    ]
+
+
+def agg_toxicity_rates(cohort: Cohort) -> list[Expectation]:
+    return [
+        columns("toxicity", "group_by", "group_value", "grade_category", "n_subjects", "n_total", "pct",
+                "ci_low_pct", "ci_high_pct"),
+        *not_null("toxicity", "group_by", "group_value", "grade_category"),
+        unique("toxicity", "group_by", "group_value", "grade_category"),
+        # every category of every group value among infused subjects, n_subjects 0 where none
+        rows(len(TOXICITIES) * len(GRADE_CATEGORIES) * len(cohort.rate_groups)),
+        one_of("toxicity", TOXICITIES),
+        one_of("group_by", GROUP_BYS),
+        pairs_in("group_by", "group_value", cohort.rate_groups),
+        one_of("grade_category", GRADE_CATEGORIES),
+        *rate_columns(),
+    ]
+
+
+def agg_response_rates(cohort: Cohort) -> list[Expectation]:
+    return [
+        columns("measure", "group_by", "group_value", "n_subjects", "n_total", "pct", "ci_low_pct", "ci_high_pct"),
+        *not_null("measure", "group_by", "group_value"),
+        unique("measure", "group_by", "group_value"),
+        rows(len(MEASURES) * len(cohort.rate_groups)),
+        one_of("measure", MEASURES),
+        one_of("group_by", GROUP_BYS),
+        pairs_in("group_by", "group_value", cohort.rate_groups),
+        *rate_columns(),
+    ]
+
+
+def agg_consort(cohort: Cohort) -> list[Expectation]:
+    n_enrolled, n_infused = len(cohort.enrolled), len(cohort.infused)
+    return [
+        columns("step_order", "step", "n_subjects"),
+        *not_null("step_order", "step", "n_subjects"),
+        unique("step_order"),
+        unique("step"),
+        rows(len(CONSORT_STEPS)),
+        pairs_in("step_order", "step", enumerate(CONSORT_STEPS, start=1)),
+        # the flow's counts agree with dim_subjects (evaluable_response: 0..infused)
+        pairs_in("step", "n_subjects", [
+            ("enrolled", n_enrolled), ("infused", n_infused), ("not_infused", n_enrolled - n_infused),
+            ("evaluable_toxicity", n_infused), *(("evaluable_response", k) for k in range(n_infused + 1)),
+        ]),
+    ]
+
+
+# ---- analysis (Python statistics) -----------------------------------------------------------
+
+def km_curves(cohort: Cohort) -> list[Expectation]:
+    return [
+        columns("endpoint", "group_by", "group_value", "time_days", "n_at_risk", "n_events", "n_censored",
+                "survival", "ci_low", "ci_high"),
+        *not_null("endpoint", "group_by", "group_value", "time_days", "n_at_risk", "n_events", "n_censored",
+                  "survival"),
+        unique("endpoint", "group_by", "group_value", "time_days"),
+        # a curve has at most one row per subject; overall and by disease each cover every subject once
+        rows_between(0, len(ENDPOINTS) * len(KM_GROUP_BYS) * len(cohort.infused)),
+        one_of("endpoint", ENDPOINTS),
+        one_of("group_by", KM_GROUP_BYS),
+        pairs_in("group_by", "group_value", cohort.km_groups),
+        between("time_days", 0, None),
+        between("n_at_risk", 0, len(cohort.infused)),
+        between("n_events", 0, None),
+        between("n_censored", 0, None),
+        between("survival", 0, 1),
+        between("ci_low", 0, 1),
+        between("ci_high", 0, 1),
+        at_most("ci_low", "survival"),
+        at_most("survival", "ci_high"),
+    ]
+
+
+def km_summary(cohort: Cohort) -> list[Expectation]:
+    return [
+        columns("endpoint", "group_by", "group_value", "n_subjects", "n_events", "median_days",
+                "median_ci_low_days", "median_ci_high_days", "survival_12mo"),
+        *not_null("endpoint", "group_by", "group_value", "n_subjects", "n_events"),
+        unique("endpoint", "group_by", "group_value"),
+        rows(len(ENDPOINTS) * len(cohort.km_groups)),
+        one_of("endpoint", ENDPOINTS),
+        one_of("group_by", KM_GROUP_BYS),
+        pairs_in("group_by", "group_value", cohort.km_groups),
+        between("n_subjects", 0, len(cohort.infused)),
+        between("n_events", 0, None),
+        at_most("n_events", "n_subjects"),
+        between("median_days", 0, None),
+        at_most("median_ci_low_days", "median_days"),
+        at_most("median_days", "median_ci_high_days"),
+        between("survival_12mo", 0, 1),
+    ]
+
+
+def cytokine_curves(cohort: Cohort) -> list[Expectation]:
+    return [
+        columns("specimen", "analyte", "group", "study_day", "n_obs", "fit_log10", "ci_low_log10", "ci_high_log10"),
+        *not_null("specimen", "analyte", "group", "n_obs"),
+        unique("specimen", "analyte", "group", "study_day"),
+        one_of("specimen", SPECIMENS),
+        one_of("group", CURVE_GROUPS),
+        between("n_obs", 0, None),
+        at_most("ci_low_log10", "fit_log10"),
+        at_most("fit_log10", "ci_high_log10"),
+    ]
+
+
+def csf_pre_post(cohort: Cohort) -> list[Expectation]:
+    return [
+        columns("analyte", "n_pre", "n_post", "n_paired", "median_pre", "q1_pre", "q3_pre", "median_post",
+                "q1_post", "q3_post", "p_value", "test"),
+        *not_null("analyte", "n_pre", "n_post", "n_paired"),
+        unique("analyte"),
+        between("n_pre", 0, len(cohort.infused)),
+        between("n_post", 0, len(cohort.infused)),
+        between("n_paired", 0, None),
+        at_most("n_paired", "n_pre"),
+        at_most("n_paired", "n_post"),
+        at_most("q1_pre", "median_pre"),
+        at_most("median_pre", "q3_pre"),
+        at_most("q1_post", "median_post"),
+        at_most("median_post", "q3_post"),
+        between("p_value", 0, 1),
+    ]
+
+
+Suite = Callable[[Cohort], list[Expectation]]
+
+# Table (schema.name, the Dagster asset key schema/name) -> its suite.
+SUITES: dict[str, Suite] = {
+    "marts.dim_subjects": dim_subjects,
+    "marts.fct_toxicity_daily": fct_toxicity_daily,
+    "marts.fct_subject_endpoints": fct_subject_endpoints,
+    "marts.fct_biomarker_results": fct_biomarker_results,
+    "marts.fct_cytokine_kinetics": fct_cytokine_kinetics,
+    "marts.fct_toxicity_concordance": fct_toxicity_concordance,
+    "marts.agg_toxicity_rates": agg_toxicity_rates,
+    "marts.agg_response_rates": agg_response_rates,
+    "marts.agg_consort": agg_consort,
+    "analysis.km_curves": km_curves,
+    "analysis.km_summary": km_summary,
+    "analysis.cytokine_curves": cytokine_curves,
+    "analysis.csf_pre_post": csf_pre_post,
+}
+
+
+def suite_name(table: str) -> str:
+    """GX suite name of a table: `marts.dim_subjects` -> `marts__dim_subjects`."""
+    return table.replace(".", "__")
+
+
+def expectations_for(table: str, cohort: Cohort) -> list[Expectation]:
+    return SUITES[table](cohort)
+
+
+def kinds(expectations: Sequence[Expectation]) -> set[str]:
+    return {(e.meta or {}).get("kind", "") for e in expectations}
