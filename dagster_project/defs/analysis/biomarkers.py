@@ -1,0 +1,77 @@
+"""Cytokine kinetic curves (LOESS, Park 2023 Fig 4A / ED Fig 2) and CSF before/after with the
+partially matched Wilcoxon test (Fig 4B/C)."""
+
+import dagster as dg
+
+from dagster_project.analysis.csf_pre_post import csf_pre_post, select_pre_post
+from dagster_project.analysis.cytokine_curves import cytokine_curves
+from dagster_project.defs.resources import WarehouseSettings
+from dagster_project.figure_metadata import figure_metadata
+from dagster_project.figures.biomarkers import csf_pre_post_png, cytokine_curves_png
+from dagster_project.warehouse_io import figures_dir, read_table, replace_tables
+
+RESULTS = dg.AssetKey(["marts", "fct_biomarker_results"])
+ENDPOINTS = dg.AssetKey(["marts", "fct_subject_endpoints"])
+# The panels of Park 2023 Figure 4A.
+HEADLINE_CYTOKINES = ["IL6", "IFNG", "IL10", "IL2", "MCP1", "IL1RA", "TNFA", "IL8"]
+
+
+@dg.asset(
+    key=["analysis", "cytokine_curves"],
+    deps=[RESULTS, ENDPOINTS],
+    group_name="analysis",
+    kinds={"python", "duckdb"},
+    description="LOESS of log10(analysis_value) on study day per specimen x analyte x group (all; "
+    "adjudicated ICANS max 0-2; 3-4), span 0.75, degree 2, pointwise 95% band, on whole days in each "
+    "group's range; equal to R loess(). Groups too small to fit have one row with status too_small.",
+)
+def cytokine_curves_asset(settings: WarehouseSettings) -> dg.MaterializeResult:
+    results = read_table(settings.db_path, "marts.fct_biomarker_results")
+    endpoints = read_table(settings.db_path, "marts.fct_subject_endpoints", "subject_id, icans_max_grade")
+    curves = cytokine_curves(results, endpoints)
+    replace_tables(settings.db_path, "analysis", {"cytokine_curves": curves})
+    folder = figures_dir(settings.db_path)
+    serum = results[results["specimen"] == "serum"]
+    figures = figure_metadata(
+        cytokine_curves_png(serum, curves, specimen="serum", analytes=HEADLINE_CYTOKINES, groups=("all",)),
+        folder / "serum_cytokines_all.png",
+        "Serum cytokines over time, all infused subjects: LOESS line with dashed 95% band (Park 2023 Fig 4A).",
+    )
+    figures |= figure_metadata(
+        cytokine_curves_png(
+            serum, curves, specimen="serum", analytes=HEADLINE_CYTOKINES, groups=("ICANS 0-2", "ICANS 3-4"),
+            endpoints=endpoints,
+        ),
+        folder / "serum_cytokines_by_icans.png",
+        "Serum cytokines by adjudicated ICANS max grade 0-2 vs 3-4 (Park 2023 ED Fig 2).",
+    )
+    status = curves.groupby("status").size().to_dict() if "status" in curves else {}
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": len(curves), **{f"groups_{k}": int(v) for k, v in status.items()}, **figures}
+    )
+
+
+@dg.asset(
+    key=["analysis", "csf_pre_post"],
+    deps=[RESULTS],
+    group_name="analysis",
+    kinds={"python", "duckdb"},
+    description="CSF WBC, protein and cytokines before (last sample on days -14..0) and after (the "
+    "sample on days 3..7 closest to day 5) infusion: n, medians, quartiles and the partially matched "
+    "Wilcoxon test (Fong et al. 2018, robustrank pm.wilcox.test SR-MW, two-sided).",
+)
+def csf_pre_post_asset(settings: WarehouseSettings) -> dg.MaterializeResult:
+    results = read_table(settings.db_path, "marts.fct_biomarker_results")
+    summary = csf_pre_post(results)
+    replace_tables(settings.db_path, "analysis", {"csf_pre_post": summary})
+    selection = select_pre_post(results)
+    png = csf_pre_post_png(selection, summary)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(summary),
+            **figure_metadata(
+                png, figures_dir(settings.db_path) / "csf_pre_post.png",
+                "CSF before vs after infusion, partially matched Wilcoxon p-values (Park 2023 Fig 4B/C).",
+            ),
+        }
+    )

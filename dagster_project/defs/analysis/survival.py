@@ -1,0 +1,72 @@
+"""Kaplan-Meier OS and PFS, overall and by disease, with the log-rank test (Park 2023 Fig 3B/C,
+ED Fig 1B/C), and the best-response figure (Fig 3A / ED 1A)."""
+
+import dagster as dg
+
+from dagster_project.analysis.survival import build_km_tables
+from dagster_project.defs.resources import WarehouseSettings
+from dagster_project.figure_metadata import figure_metadata
+from dagster_project.figures.response import best_response_figure, km_figure, response_note
+from dagster_project.warehouse_io import figures_dir, read_table, replace_tables
+
+ENDPOINTS = dg.AssetKey(["marts", "fct_subject_endpoints"])
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["analysis", "km_curves"], deps=[ENDPOINTS], group_name="analysis", kinds={"python", "duckdb"},
+            description="Kaplan-Meier OS and PFS (overall, by disease): one row per event or censoring time, "
+            "pointwise 95% CI by log(-log) as R survfit(conf.type='log-log'); null where R gives none.",
+        ),
+        dg.AssetSpec(
+            ["analysis", "km_summary"], deps=[ENDPOINTS], group_name="analysis", kinds={"python", "duckdb"},
+            description="Per endpoint and group: subjects, events, median survival with its 95% CI and "
+            "survival at 12 months (365.25 days); null where not reached.",
+        ),
+        dg.AssetSpec(
+            ["analysis", "km_logrank"], deps=[ENDPOINTS], group_name="analysis", kinds={"python", "duckdb"},
+            description="Log-rank test between diseases (LBCL vs MCL in Park 2023) for OS and PFS.",
+        ),
+    ]
+)
+def survival_tables(settings: WarehouseSettings):
+    endpoints = read_table(settings.db_path, "marts.fct_subject_endpoints")
+    curves, summary, logrank = build_km_tables(endpoints)
+    replace_tables(settings.db_path, "analysis", {"km_curves": curves, "km_summary": summary, "km_logrank": logrank})
+    folder = figures_dir(settings.db_path)
+    figures = {}
+    for endpoint in ("OS", "PFS"):
+        p = logrank.loc[logrank["endpoint"] == endpoint, "p_value"]
+        figures |= figure_metadata(
+            km_figure(curves, endpoint=endpoint, group_by="overall"), folder / f"km_{endpoint.lower()}_overall.png"
+        )
+        figures |= figure_metadata(
+            km_figure(curves, endpoint=endpoint, group_by="disease", p_value=float(p.iloc[0]) if len(p) else None),
+            folder / f"km_{endpoint.lower()}_by_disease.png",
+        )
+    yield dg.MaterializeResult(asset_key=["analysis", "km_curves"], metadata={"dagster/row_count": len(curves), **figures})
+    yield dg.MaterializeResult(
+        asset_key=["analysis", "km_summary"],
+        metadata={"dagster/row_count": len(summary), "table": dg.MetadataValue.md(summary.to_markdown(index=False))},
+    )
+    yield dg.MaterializeResult(
+        asset_key=["analysis", "km_logrank"],
+        metadata={"dagster/row_count": len(logrank), "table": dg.MetadataValue.md(logrank.to_markdown(index=False))},
+    )
+
+
+@dg.asset(
+    key=["analysis", "best_response_figure"],
+    deps=[ENDPOINTS, dg.AssetKey(["marts", "agg_response_rates"])],
+    group_name="analysis",
+    kinds={"python"},
+    description="Best response by day 100 as stacked bars by product and by disease with ORR (Park 2023 "
+    "Fig 3A / ED Fig 1A). NE is its own category here; the paper folds its one NE subject into PD.",
+)
+def best_response_figure_asset(settings: WarehouseSettings) -> dg.MaterializeResult:
+    endpoints = read_table(settings.db_path, "marts.fct_subject_endpoints")
+    png = best_response_figure(endpoints)
+    return dg.MaterializeResult(
+        metadata=figure_metadata(png, figures_dir(settings.db_path) / "best_response.png", response_note(endpoints))
+    )

@@ -1,0 +1,24 @@
+"""Park 2023 Figure 2 (CRS and ICANS rates overall, by grade and product) from the rates mart."""
+
+import dagster as dg
+
+from dagster_project.defs.resources import WarehouseSettings
+from dagster_project.figure_metadata import figure_metadata
+from dagster_project.figures.toxicity import toxicity_rates_figure
+from dagster_project.warehouse_io import figures_dir, read_table
+
+
+@dg.asset(
+    key=["analysis", "toxicity_rates_figure"],
+    deps=[dg.AssetKey(["marts", "agg_toxicity_rates"])],
+    group_name="analysis",
+    kinds={"python"},
+    description="Park 2023 Figure 2 rendered from marts.agg_toxicity_rates: overall CRS/ICANS rates with "
+    "95% Clopper-Pearson intervals, and max-grade distributions by CAR T product.",
+)
+def toxicity_rates_figure_asset(settings: WarehouseSettings) -> dg.MaterializeResult:
+    rates = read_table(settings.db_path, "marts.agg_toxicity_rates")
+    folder = figures_dir(settings.db_path)
+    metadata = figure_metadata(toxicity_rates_figure(rates, group_by="car_t_product"), folder / "toxicity_rates_by_product.png")
+    metadata |= figure_metadata(toxicity_rates_figure(rates, group_by="disease"), folder / "toxicity_rates_by_disease.png")
+    return dg.MaterializeResult(metadata=metadata)

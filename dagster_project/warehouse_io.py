@@ -1,0 +1,41 @@
+"""Reading marts and writing analysis tables in the warehouse file, and figure files.
+
+The pipeline is the only writer (DuckDB allows one); each call opens and closes its own
+connection so nothing holds the file between steps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+
+def read_table(db_path: str | Path, relation: str, columns: str = "*") -> pd.DataFrame:
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        return con.execute(f"select {columns} from {relation}").df()
+
+
+def replace_tables(db_path: str | Path, schema: str, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """Replace each `schema.name` with its frame, all in one transaction; return row counts."""
+    with duckdb.connect(str(db_path)) as con:
+        con.execute(f'create schema if not exists "{schema}"')
+        con.execute("begin transaction")
+        try:
+            for name, frame in tables.items():
+                con.register("frame_to_write", frame)
+                con.execute(f'create or replace table "{schema}"."{name}" as select * from frame_to_write')
+                con.unregister("frame_to_write")
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    return {name: len(frame) for name, frame in tables.items()}
+
+
+def figures_dir(db_path: str | Path) -> Path:
+    """Figures are written beside the warehouse file (data/figures by default)."""
+    folder = Path(db_path).parent / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
