@@ -30,7 +30,22 @@ def apply_defaults() -> None:
             path = Path(value)
             value = str(path if path.is_absolute() else (PROJECT_ROOT / path).resolve())
         os.environ[name] = value
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    instance_config = home / "dagster.yaml"
+    if not instance_config.exists():
+        instance_config.write_text(DAGSTER_INSTANCE_YAML)
+
+
+# The Dagster instance: no telemetry leaves the machine; failed runs are retried (a locked
+# DuckDB file is the usual cause); run history is kept in DAGSTER_HOME.
+DAGSTER_INSTANCE_YAML = """\
+telemetry:
+  enabled: false
+run_retries:
+  enabled: true
+  max_retries: 2
+"""
 
 
 def path(name: str) -> Path:

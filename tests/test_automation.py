@@ -1,0 +1,83 @@
+"""The landing-folder sensor and the refresh job: a new delivery starts one run that loads only
+it; the same bytes under another name start nothing."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from contextlib import redirect_stdout
+
+import dagster as dg
+import duckdb
+import pytest
+
+from tests.conftest import generate_cohort, warehouse_env
+
+
+@pytest.fixture()
+def small_warehouse(tmp_path):
+    generate_cohort("scale", tmp_path, subjects=20)
+    saved = dict(os.environ)
+    os.environ.update(warehouse_env(tmp_path))
+    yield tmp_path
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def _tick(cursor):
+    from dagster_project.defs.automation import landing_folder_sensor
+
+    context = dg.build_sensor_context(cursor=cursor)
+    return landing_folder_sensor(context), context.cursor
+
+
+def test_sensor_requests_a_run_once_per_new_bytes(small_warehouse):
+    first, cursor = _tick(None)
+    assert isinstance(first, dg.RunRequest)
+    again, cursor = _tick(cursor)
+    assert isinstance(again, dg.SkipReason)
+
+    vitals = sorted((small_warehouse / "landing" / "vitals").iterdir())[0]
+    shutil.copy(vitals, vitals.with_name("copy_of_" + vitals.name))  # same bytes, new name
+    same_bytes, cursor = _tick(cursor)
+    assert isinstance(same_bytes, dg.SkipReason)
+
+    new_file = vitals.with_name("2030-01-01_new.csv")
+    lines = vitals.read_text().splitlines()
+    new_file.write_text("\n".join(lines[:3]).replace(":00", ":01") + "\n")
+    new, cursor = _tick(cursor)
+    assert isinstance(new, dg.RunRequest)
+    assert new.run_key != first.run_key
+
+
+def test_new_delivery_run_loads_only_it_and_refreshes_marts(small_warehouse):
+    from dagster_project.definitions import defs
+    from dagster_project.run import run_pipeline
+
+    with redirect_stdout(io.StringIO()):
+        assert run_pipeline() == 0
+    landing = small_warehouse / "landing" / "serum_labs"
+    template = sorted(landing.iterdir())[0]
+    header, first_row = template.read_text().splitlines()[:2]
+    cells = first_row.split(",")
+    cells[header.split(",").index("collected_at")] = "2030-01-01T08:00:00"
+    (landing / "2030-01-01_late.csv").write_text(header + "\n" + ",".join(cells) + "\n")
+
+    job = defs().resolve_job_def("warehouse_refresh")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert result.success
+    materialized = {
+        e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    assert materialized["raw/serum_labs"]["new_deliveries"].value == 1
+    for source in ("raw/vitals", "raw/serum_cytokines", "raw/subjects"):
+        assert materialized[source]["new_deliveries"].value == 0
+    assert "marts/fct_biomarker_results" in materialized
+    with duckdb.connect(os.environ["WAREHOUSE_SERVING_DB_PATH"], read_only=True) as con:
+        late = con.execute(
+            "select count(*) from marts.fct_biomarker_results where collected_at = timestamp '2030-01-01 08:00:00'"
+        ).fetchone()[0]
+    assert late == 1
