@@ -46,6 +46,19 @@ def iso_datetime(series: pd.Series) -> pd.Series:
 
 
 @extensions.register_check_method()
+def not_in_future(series: pd.Series) -> pd.Series:
+    """The calendar date written (first 10 characters) is not after tomorrow (UTC).
+
+    Our rule where the contract is silent: a measurement cannot come from the future; one day of
+    slack covers sites east of UTC. An unparseable value passes here (iso_date/iso_datetime
+    reports it), so one bad cell breaks one rule.
+    """
+    limit = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize() + pd.Timedelta(days=1)
+    dates = pd.to_datetime(series.astype("string").str.slice(0, 10), errors="coerce", format="%Y-%m-%d")
+    return (dates.isna() | (dates <= limit)).astype(bool)
+
+
+@extensions.register_check_method()
 def assay_result(series: pd.Series) -> pd.Series:
     """A number or one of the contract's out-of-range forms (see RESULT_PATTERN)."""
     return series.astype("string").str.match(RESULT_PATTERN).fillna(False).astype(bool)

@@ -54,7 +54,7 @@ class _Contract(pa.DataFrameModel):
 class Subjects(_Contract):
     subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
     site_id: Series[str]
-    enrolled_on: Series[str] = pa.Field(iso_date=())
+    enrolled_on: Series[str] = pa.Field(iso_date=(), not_in_future=())
     age_years: Series[pd.Int64Dtype] = pa.Field(ge=18, le=100)
     sex: Series[str] = pa.Field(isin=list(SEXES))
     weight_kg: Optional[Series[float]] = pa.Field(ge=30, le=250, nullable=True)
@@ -63,6 +63,11 @@ class Subjects(_Contract):
     infused_on: Series[str] = pa.Field(iso_date=(), nullable=True)
     not_infused_reason: Optional[Series[str]] = pa.Field(nullable=True)
 
+    @pa.dataframe_check(name="infused_not_before_enrolled")
+    def infused_not_before_enrolled(cls, df: pd.DataFrame) -> pd.Series:
+        # ISO dates compare correctly as text; a missing or malformed date is another rule's.
+        return df["infused_on"].isna() | df["enrolled_on"].isna() | (df["infused_on"] >= df["enrolled_on"])
+
     @pa.dataframe_check(name="infused_on_and_product_together")
     def infused_on_and_product_together(cls, df: pd.DataFrame) -> pd.Series:
         return df["infused_on"].isna() == df["car_t_product"].isna()
@@ -70,7 +75,7 @@ class Subjects(_Contract):
 
 class Vitals(_Contract):
     subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
-    recorded_at: Series[str] = pa.Field(iso_datetime=())
+    recorded_at: Series[str] = pa.Field(iso_datetime=(), not_in_future=())
     temperature_c: Series[float] = pa.Field(ge=30, le=45, nullable=True)
     systolic_bp_mmhg: Series[pd.Int64Dtype] = pa.Field(ge=30, le=260, nullable=True)
     vasopressors: Series[str] = pa.Field(agent_list={"allowed": VASOPRESSORS}, nullable=True)
@@ -81,7 +86,7 @@ class Vitals(_Contract):
 
 class NeuroAssessments(_Contract):
     subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
-    assessed_at: Series[str] = pa.Field(iso_datetime=())
+    assessed_at: Series[str] = pa.Field(iso_datetime=(), not_in_future=())
     ice_score: Series[pd.Int64Dtype] = pa.Field(ge=0, le=10, nullable=True)
     consciousness: Series[str] = pa.Field(isin=list(CONSCIOUSNESS_LEVELS), nullable=True)
     seizure: Series[str] = pa.Field(isin=list(SEIZURE_VALUES), nullable=True)
@@ -91,7 +96,7 @@ class NeuroAssessments(_Contract):
 
 class ToxicityAssessments(_Contract):
     subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
-    assessed_on: Series[str] = pa.Field(iso_date=())
+    assessed_on: Series[str] = pa.Field(iso_date=(), not_in_future=())
     crs_grade: Series[pd.Int64Dtype] = pa.Field(ge=0, le=5, nullable=True)
     icans_grade: Series[pd.Int64Dtype] = pa.Field(ge=0, le=5, nullable=True)
     criteria: Series[str] = pa.Field(isin=["ASTCT2019"])
@@ -100,7 +105,7 @@ class ToxicityAssessments(_Contract):
 class Medications(_Contract):
     subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
     drug: Series[str] = pa.Field(isin=list(DRUGS))
-    administered_at: Series[str] = pa.Field(iso_datetime=())
+    administered_at: Series[str] = pa.Field(iso_datetime=(), not_in_future=())
     dose: Series[float] = pa.Field(gt=0)
     dose_unit: Series[str] = pa.Field(isin=list(DOSE_UNITS))
     route: Series[str] = pa.Field(isin=list(ROUTES))
@@ -109,14 +114,14 @@ class Medications(_Contract):
 
 class ResponseAssessments(_Contract):
     subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
-    assessed_on: Series[str] = pa.Field(iso_date=())
+    assessed_on: Series[str] = pa.Field(iso_date=(), not_in_future=())
     response: Series[str] = pa.Field(isin=list(RESPONSES))
     criteria: Series[str] = pa.Field(isin=["Lugano2014"])
 
 
 class Outcomes(_Contract):
     subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
-    progressed_on: Series[str] = pa.Field(iso_date=(), nullable=True)
-    died_on: Series[str] = pa.Field(iso_date=(), nullable=True)
+    progressed_on: Series[str] = pa.Field(iso_date=(), not_in_future=(), nullable=True)
+    died_on: Series[str] = pa.Field(iso_date=(), not_in_future=(), nullable=True)
     death_cause: Optional[Series[str]] = pa.Field(nullable=True)
-    last_known_alive_on: Series[str] = pa.Field(iso_date=())
+    last_known_alive_on: Series[str] = pa.Field(iso_date=(), not_in_future=())

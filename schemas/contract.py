@@ -22,6 +22,9 @@ class Source:
     model: type[pa.DataFrameModel]
     natural_key: tuple[str, ...]
     has_analyte: bool = False
+    # The column dating each row's event; rows dated before the subject's enrollment are
+    # quarantined at ingest (`before_enrollment`). None: no such rule for this source.
+    event_column: str | None = None
 
     @cached_property
     def schema(self) -> pa.DataFrameSchema:
@@ -57,16 +60,16 @@ SOURCES: dict[str, Source] = {
     s.name: s
     for s in (
         Source("subjects", "clinical", clinical.Subjects, ("subject_id",)),
-        Source("vitals", "clinical", clinical.Vitals, ("subject_id", "recorded_at")),
-        Source("neuro_assessments", "clinical", clinical.NeuroAssessments, ("subject_id", "assessed_at")),
-        Source("toxicity_assessments", "clinical", clinical.ToxicityAssessments, ("subject_id", "assessed_on")),
-        Source("medications", "clinical", clinical.Medications, ("subject_id", "drug", "administered_at")),
-        Source("response_assessments", "clinical", clinical.ResponseAssessments, ("subject_id", "assessed_on")),
+        Source("vitals", "clinical", clinical.Vitals, ("subject_id", "recorded_at"), event_column="recorded_at"),
+        Source("neuro_assessments", "clinical", clinical.NeuroAssessments, ("subject_id", "assessed_at"), event_column="assessed_at"),
+        Source("toxicity_assessments", "clinical", clinical.ToxicityAssessments, ("subject_id", "assessed_on"), event_column="assessed_on"),
+        Source("medications", "clinical", clinical.Medications, ("subject_id", "drug", "administered_at"), event_column="administered_at"),
+        Source("response_assessments", "clinical", clinical.ResponseAssessments, ("subject_id", "assessed_on"), event_column="assessed_on"),
         Source("outcomes", "clinical", clinical.Outcomes, ("subject_id",)),
-        Source("serum_cytokines", "serum", serum.SerumCytokines, ("sample_id", "analyte"), has_analyte=True),
-        Source("serum_labs", "serum", serum.SerumLabs, ("subject_id", "collected_at", "test")),
-        Source("csf_samples", "csf", csf.CsfSamples, ("sample_id",)),
-        Source("csf_cytokines", "csf", csf.CsfCytokines, ("sample_id", "analyte"), has_analyte=True),
+        Source("serum_cytokines", "serum", serum.SerumCytokines, ("sample_id", "analyte"), has_analyte=True, event_column="collected_at"),
+        Source("serum_labs", "serum", serum.SerumLabs, ("subject_id", "collected_at", "test"), event_column="collected_at"),
+        Source("csf_samples", "csf", csf.CsfSamples, ("sample_id",), event_column="collected_at"),
+        Source("csf_cytokines", "csf", csf.CsfCytokines, ("sample_id", "analyte"), has_analyte=True, event_column="collected_at"),
     )
 }
 

@@ -15,7 +15,7 @@ from schemas.serum import CytokineResults
 class CsfSamples(pa.DataFrameModel):
     sample_id: Series[str]
     subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
-    collected_at: Series[str] = pa.Field(iso_datetime=())
+    collected_at: Series[str] = pa.Field(iso_datetime=(), not_in_future=())
     wbc_per_ul: Series[float] = pa.Field(ge=0, nullable=True)
     rbc_per_ul: Optional[Series[float]] = pa.Field(ge=0, nullable=True)
     protein_mg_dl: Series[float] = pa.Field(ge=0, nullable=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 import great_expectations.expectations as gxe
 import pandas as pd
 import yaml
-from great_expectations.expectations.row_conditions import Column
+from great_expectations.expectations.row_conditions import Column, Condition
 
 from schemas.analytes import CYTOKINE_CODES
 from schemas.clinical import CAR_T_PRODUCTS, DISEASES, O2_DEVICES, RESPONSES, SEXES
@@ -54,6 +54,7 @@ SERUM_LAB_UNITS = {
 }
 CSF_CHEMISTRY_UNITS = {"WBC": "/uL", "RBC": "/uL", "PROTEIN": "mg/dL", "GLUCOSE": "mg/dL"}
 CYTOKINE_UNIT = "pg/mL"
+ALL_ANALYTES = tuple(sorted({*CYTOKINE_CODES, *SERUM_LAB_UNITS, *CSF_CHEMISTRY_UNITS}))
 
 
 @cache
@@ -123,20 +124,22 @@ def unique(*names: str) -> Expectation:
     return gxe.ExpectCompoundColumnsToBeUnique(column_list=list(names), meta={"kind": "unique"})
 
 
-def between(column: str, low: float | None, high: float | None) -> Expectation:
+def between(column: str, low: float | None, high: float | None, where: Condition | None = None) -> Expectation:
     """Values within [low, high] (nulls allowed unless a not_null rule says otherwise)."""
-    return gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high, meta={"kind": "range"})
+    return gxe.ExpectColumnValuesToBeBetween(
+        column=column, min_value=low, max_value=high, row_condition=where, meta={"kind": "range"}
+    )
 
 
 def one_of(column: str, values: Iterable) -> Expectation:
     return gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(values), meta={"kind": "category"})
 
 
-def pairs_in(column_a: str, column_b: str, pairs: Iterable[tuple]) -> Expectation:
+def pairs_in(column_a: str, column_b: str, pairs: Iterable[tuple], where: Condition | None = None) -> Expectation:
     """Each row's (a, b) is one of the allowed pairs."""
     return gxe.ExpectColumnPairValuesToBeInSet(
         column_A=column_a, column_B=column_b, value_pairs_set=[tuple(p) for p in pairs],
-        ignore_row_if="either_value_is_missing", meta={"kind": "category"},
+        ignore_row_if="either_value_is_missing", row_condition=where, meta={"kind": "category"},
     )
 
 
@@ -264,7 +267,7 @@ def fct_biomarker_results(cohort: Cohort) -> list[Expectation]:
         unique("measurement_id"),
         rows_between(1),
         one_of("specimen", SPECIMENS),
-        one_of("analyte", sorted({a for a, _ in units})),
+        one_of("analyte", ALL_ANALYTES),
         pairs_in("analyte", "unit", units),
         one_of("censoring", CENSORING),
         one_of("analyte_kind", ANALYTE_KINDS),
@@ -282,6 +285,7 @@ def fct_cytokine_kinetics(cohort: Cohort) -> list[Expectation]:
                 "peak_fold_change", "n_samples", "n_censored"),
         *not_null("subject_id", "specimen", "analyte", "n_samples", "n_censored"),
         unique("subject_id", "specimen", "analyte"),
+        rows_between(0, len(cohort.infused) * len(SPECIMENS) * len(ALL_ANALYTES)),
         one_of("subject_id", cohort.infused),  # subjects not infused have no study day, no row
         one_of("specimen", SPECIMENS),
         between("peak_day", 0, 28),
@@ -344,18 +348,19 @@ def agg_response_rates(cohort: Cohort) -> list[Expectation]:
 
 def agg_consort(cohort: Cohort) -> list[Expectation]:
     n_enrolled, n_infused = len(cohort.enrolled), len(cohort.infused)
+    # the flow's counts agree with dim_subjects
+    counts = {"enrolled": n_enrolled, "infused": n_infused, "not_infused": n_enrolled - n_infused,
+              "evaluable_toxicity": n_infused}
     return [
         columns("step_order", "step", "n_subjects"),
         *not_null("step_order", "step", "n_subjects"),
         unique("step_order"),
         unique("step"),
         rows(len(CONSORT_STEPS)),
+        between("n_subjects", 0, n_enrolled),
         pairs_in("step_order", "step", enumerate(CONSORT_STEPS, start=1)),
-        # the flow's counts agree with dim_subjects (evaluable_response: 0..infused)
-        pairs_in("step", "n_subjects", [
-            ("enrolled", n_enrolled), ("infused", n_infused), ("not_infused", n_enrolled - n_infused),
-            ("evaluable_toxicity", n_infused), *(("evaluable_response", k) for k in range(n_infused + 1)),
-        ]),
+        pairs_in("step", "n_subjects", counts.items(), where=Column("step").is_in(list(counts))),
+        between("n_subjects", 0, n_infused, where=Column("step") == "evaluable_response"),
     ]
 
 
@@ -410,6 +415,7 @@ def cytokine_curves(cohort: Cohort) -> list[Expectation]:
         columns("specimen", "analyte", "group", "study_day", "n_obs", "fit_log10", "ci_low_log10", "ci_high_log10"),
         *not_null("specimen", "analyte", "group", "n_obs"),
         unique("specimen", "analyte", "group", "study_day"),
+        rows_between(1),  # a group too small to fit still has its row (status too_small)
         one_of("specimen", SPECIMENS),
         one_of("group", CURVE_GROUPS),
         between("n_obs", 0, None),
@@ -424,6 +430,8 @@ def csf_pre_post(cohort: Cohort) -> list[Expectation]:
                 "q1_post", "q3_post", "p_value", "test"),
         *not_null("analyte", "n_pre", "n_post", "n_paired"),
         unique("analyte"),
+        rows_between(0, len(CYTOKINE_CODES) + len(CSF_CHEMISTRY_UNITS)),  # at most one row per CSF analyte
+        one_of("analyte", (*CYTOKINE_CODES, *CSF_CHEMISTRY_UNITS)),
         between("n_pre", 0, len(cohort.infused)),
         between("n_post", 0, len(cohort.infused)),
         between("n_paired", 0, None),

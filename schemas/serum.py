@@ -32,7 +32,7 @@ class CytokineResults(pa.DataFrameModel):
 
     sample_id: Series[str]
     subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
-    collected_at: Series[str] = pa.Field(iso_datetime=())
+    collected_at: Series[str] = pa.Field(iso_datetime=(), not_in_future=())
     analyte: Series[str] = pa.Field(isin=list(CYTOKINE_CODES))
     result: Series[str] = pa.Field(assay_result=())
     unit: Series[str] = pa.Field(isin=list(CYTOKINE_UNITS))
@@ -64,7 +64,7 @@ class SerumCytokines(CytokineResults):
 
 class SerumLabs(pa.DataFrameModel):
     subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
-    collected_at: Series[str] = pa.Field(iso_datetime=())
+    collected_at: Series[str] = pa.Field(iso_datetime=(), not_in_future=())
     test: Series[str] = pa.Field(isin=list(LAB_UNITS))
     value: Series[float] = pa.Field(ge=0)
     unit: Series[str]

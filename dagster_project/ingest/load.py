@@ -7,6 +7,7 @@ recorded as a `duplicate` and change nothing else (sources.md).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +32,12 @@ class DeliveryOutcome:
     rows_accepted: int
     rows_quarantined: int
     message: str | None
+    # Wall seconds of the delivery's phases (the asset sums them as metadata; `warehouse bench`
+    # reads them): read = file -> frame, validate = pandera + duplicates + unknown subjects,
+    # store = the DuckDB transaction.
+    seconds_read: float = 0.0
+    seconds_validate: float = 0.0
+    seconds_store: float = 0.0
 
 
 def _now() -> datetime:
@@ -50,52 +57,88 @@ def _malformed_rows(malformed: list[tuple[int, str]]) -> pd.DataFrame:
     )
 
 
-def known_subjects(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Subject ids of every accepted subjects row: rows of other sources must name one of them."""
+def known_subjects(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """Subject id -> enrollment date (latest delivered version) of every accepted subjects row."""
     store.ensure_tables(con, SOURCES["subjects"])
-    return {row[0] for row in con.execute("select distinct subject_id from raw.subjects").fetchall()}
+    rows = con.execute(
+        """select subject_id, arg_max(enrolled_on, (_received_at, _file_name, _row_number))
+           from raw.subjects group by subject_id"""
+    ).fetchall()
+    return {subject: enrolled for subject, enrolled in rows}
 
 
-def _unknown_subject_rows(kept: pd.DataFrame, subjects: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rows naming a subject the warehouse has never received go to quarantine (`unknown_subject`).
+def _rows_outside_a_subject(
+    kept: pd.DataFrame, subjects: dict[str, object], source: Source
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows that cannot belong to a subject's record go to quarantine.
 
-    Our choice where the contract is silent: a measurement of nobody cannot enter a mart, and a
-    later subjects delivery does not revive it (the site re-delivers the rows). Load subjects first.
+    Our choices where the contract is silent:
+    - `unknown_subject`: the row names a subject the warehouse has never received. A measurement
+      of nobody cannot enter a mart, and a later subjects delivery does not revive it (the site
+      re-delivers the rows): load subjects first.
+    - `before_enrollment`: the row's event date (the site's local date as written) is before the
+      subject's enrolled_on: a record of someone not yet in the study.
     """
-    unknown = ~kept["subject_id"].isin(subjects)
-    quarantine = pd.DataFrame(
-        {
-            "row_number": kept.loc[unknown, "_row_number"].to_numpy(),
-            "column_name": "subject_id",
-            "rule": "unknown_subject",
-            "value": kept.loc[unknown, "subject_id"].to_numpy(),
-        }
+    unknown = ~kept["subject_id"].isin(subjects.keys())
+    early = pd.Series(False, index=kept.index)
+    if source.event_column is not None:
+        enrolled = pd.to_datetime(kept["subject_id"].map(subjects), errors="coerce")
+        happened = pd.to_datetime(
+            kept[source.event_column].astype("string").str.slice(0, 10), errors="coerce", format="%Y-%m-%d"
+        )
+        early = (~unknown & (happened < enrolled)).fillna(False).astype(bool)
+    quarantine = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "row_number": kept.loc[unknown, "_row_number"].to_numpy(),
+                    "column_name": "subject_id",
+                    "rule": "unknown_subject",
+                    "value": kept.loc[unknown, "subject_id"].astype(object).to_numpy(),
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "row_number": kept.loc[early, "_row_number"].to_numpy(),
+                    "column_name": source.event_column,
+                    "rule": "before_enrollment",
+                    "value": kept.loc[early, source.event_column].astype(object).to_numpy()
+                    if source.event_column
+                    else [],
+                }
+            ),
+        ],
+        ignore_index=True,
     )
-    return kept[~unknown], quarantine
+    return kept[~unknown & ~early], quarantine
 
 
 def load_delivery(
-    con: duckdb.DuckDBPyConnection, source: Source, delivery: Delivery, subjects: set[str] | None = None
+    con: duckdb.DuckDBPyConnection, source: Source, delivery: Delivery, subjects: dict[str, object] | None = None
 ) -> DeliveryOutcome:
     common = dict(
         sha256=delivery.sha256, file_name=delivery.file_name, received_at=delivery.received_at,
         size_bytes=delivery.size_bytes, loaded_at=_now(),
     )
+    t0 = time.perf_counter()
     try:
         frame, extra, malformed = read_delivery(delivery.path, delivery.file_name, source)
     except DeliveryRejected as rejected:
+        t1 = time.perf_counter()
         quarantine = _rejected_rows(rejected.rows_delivered, rejected.reason)
         store.write_delivery(
             con, source, status="rejected", rows_delivered=rejected.rows_delivered, accepted=None,
             quarantine=quarantine, message=str(rejected), **common,
         )
         return DeliveryOutcome(delivery.file_name, delivery.sha256, "rejected", rejected.rows_delivered,
-                               0, rejected.rows_delivered, str(rejected))
+                               0, rejected.rows_delivered, str(rejected),
+                               seconds_read=t1 - t0, seconds_store=time.perf_counter() - t1)
+    t1 = time.perf_counter()
     validated = validate(frame, source)
     kept, duplicate_rows = split_duplicates(validated.accepted, source)
     orphans = pd.DataFrame(columns=QUARANTINE_COLUMNS)
     if subjects is not None:
-        kept, orphans = _unknown_subject_rows(kept, subjects)
+        kept, orphans = _rows_outside_a_subject(kept, subjects, source)
     quarantine = pd.concat(
         [q for q in (_malformed_rows(malformed), validated.quarantine, duplicate_rows, orphans) if len(q)]
         or [pd.DataFrame(columns=QUARANTINE_COLUMNS)],
@@ -104,12 +147,14 @@ def load_delivery(
     rows_delivered = len(frame) + len(malformed)
     n_quarantined = int(quarantine["row_number"].nunique())
     message = f"extra columns ignored: {', '.join(extra)}" if extra else None
+    t2 = time.perf_counter()
     store.write_delivery(
         con, source, status="loaded", rows_delivered=rows_delivered, accepted=kept,
         quarantine=quarantine, message=message, **common,
     )
     return DeliveryOutcome(delivery.file_name, delivery.sha256, "loaded", rows_delivered, len(kept),
-                           n_quarantined, message)
+                           n_quarantined, message, seconds_read=t1 - t0, seconds_validate=t2 - t1,
+                           seconds_store=time.perf_counter() - t2)
 
 
 def load_source(con: duckdb.DuckDBPyConnection, source: Source, landing_dir: Path) -> list[DeliveryOutcome]:
