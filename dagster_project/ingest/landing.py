@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,15 +36,25 @@ def list_deliveries(landing_dir: Path, source: str) -> list[Delivery]:
         return []
     found = []
     for path in folder.iterdir():
-        if not path.is_file() or path.name.startswith("."):
+        # Names starting with "." are uploads in progress (rsync, scp temp files): not yet a delivery.
+        if path.name.startswith("."):
             continue
-        stat = path.stat()
+        if path.is_symlink():
+            # Never followed: it could point outside the landing folder. Identified by the link
+            # text, and rejected by the reader with a message.
+            stat = path.lstat()
+            digest = hashlib.sha256(b"symlink:" + os.readlink(path).encode()).hexdigest()
+        elif path.is_file():
+            stat = path.stat()
+            digest = sha256_of(path)
+        else:
+            continue
         found.append(
             Delivery(
                 source=source,
                 path=path,
                 file_name=path.relative_to(landing_dir).as_posix(),
-                sha256=sha256_of(path),
+                sha256=digest,
                 received_at=datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc).replace(tzinfo=None),
                 size_bytes=stat.st_size,
             )

@@ -142,6 +142,8 @@ def _read_csv(path: Path, file_name: str) -> tuple[pa.Table, list[tuple[int, str
 
 
 def _read_table(path: Path, file_name: str) -> tuple[pa.Table, list[tuple[int, str]]]:
+    if path.is_symlink():
+        raise DeliveryRejected(file_name, "a symbolic link: not followed (deliver regular files into the landing folder)")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         try:

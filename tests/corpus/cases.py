@@ -550,9 +550,10 @@ CASES: list[Case] = [
          "loaded", 1, check=_tables_intact("deliveries", "quarantine", "vitals")),
     Case("file_name_unicode", V, "résumé – site 2.csv", csv_text(V, "S01,2021-01-13T08:55,38.2,120,,room_air,,98"), "loaded", 1),
     Case("hidden_file_ignored", V, "..hidden.csv", csv_text(V, "S01,2021-01-13T09:10,38.2,120,,room_air,,98"), "ignored", 0,
-         check=_not_recorded, note="CURRENT BEHAVIOUR: names starting with '.' are skipped silently, not recorded (gap reported)"),
-    Case("symlink_to_outside", V, "linked.csv", csv_text(V, "S01,2021-01-13T09:20,38.2,120,,room_air,,98"), "loaded", 1,
-         place=_symlink, note="CURRENT BEHAVIOUR: a symlink in the landing folder is followed and read (gap reported)"),
+         check=_not_recorded, note="names starting with '.' are uploads in progress (rsync/scp temp files): not yet a delivery"),
+    Case("symlink_to_outside", V, "linked.csv", csv_text(V, "S01,2021-01-13T09:20,38.2,120,,room_air,,98"), "rejected", 0,
+         message="symbolic link", place=_symlink,
+         note="a symlink could point outside the landing folder: never followed, rejected with a message"),
 
     # --- identifiers that look like SQL
     Case("sql_in_subject_id", V, "sql_subject.csv",
