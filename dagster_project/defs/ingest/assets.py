@@ -33,6 +33,21 @@ def accounting(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, int]:
     return {k: int(v) for k, v in zip(keys, row)}
 
 
+def column_schema(source: Source) -> dg.TableSchema:
+    """raw.<source> columns, each described by the pandera rules that guard it."""
+    columns = []
+    for name, column in source.schema.columns.items():
+        rules = ", ".join(str(check.error or check.name) for check in column.checks) or "no value rule"
+        presence = "required" if column.required else "optional column"
+        nulls = "may be empty" if column.nullable else "never empty"
+        columns.append(
+            dg.TableColumn(name, source.raw_type(name).lower(), description=f"{presence}; {nulls}; {rules}")
+        )
+    columns.append(dg.TableColumn("_delivery_sha256", "varchar", description="the delivery this row came from"))
+    columns.append(dg.TableColumn("_row_number", "bigint", description="1 = first data row of the file"))
+    return dg.TableSchema(columns=columns)
+
+
 def _ingest_asset(source: Source) -> dg.AssetsDefinition:
     key = dg.AssetKey(["raw", source.name])
 
@@ -54,6 +69,7 @@ def _ingest_asset(source: Source) -> dg.AssetsDefinition:
                 description="Every delivered row is accepted or quarantined: delivered = accepted + quarantined.",
             )
         ],
+        metadata={"dagster/column_schema": column_schema(source), "natural_key": ", ".join(source.natural_key)},
         retry_policy=dg.RetryPolicy(max_retries=3, delay=5),
         # Rows of every other source must name a known subject, so subjects load first.
         deps=[] if source.name == "subjects" else [dg.AssetKey(["raw", "subjects"])],
@@ -81,6 +97,10 @@ def _ingest_asset(source: Source) -> dg.AssetsDefinition:
                     else "no new deliveries"
                 ),
                 "dagster/row_count": int(table_rows),
+                # Wall seconds of this materialization's new deliveries, by phase (warehouse bench).
+                "seconds_read": round(sum(o.seconds_read for o in outcomes), 3),
+                "seconds_validate": round(sum(o.seconds_validate for o in outcomes), 3),
+                "seconds_store": round(sum(o.seconds_store for o in outcomes), 3),
                 **{f"total_{k}": v for k, v in totals.items()},
             }
         )
