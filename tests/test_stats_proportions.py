@@ -70,3 +70,20 @@ def test_invalid_counts_raise(x, n):
         clopper_pearson(x, n)
     with pytest.raises(ValueError):
         clopper_pearson_arrays([x], [n])
+
+
+def test_rates_by_group_counts_groups_and_cis():
+    import pandas as pd
+
+    from dagster_project.stats.proportions import rates_by_group
+
+    subjects = pd.DataFrame({"arm": ["a", "a", "a", "b"], "grade": [0, 1, 3, 2]})
+    table = rates_by_group(subjects, ("overall", "arm"), [({"category": "any"}, lambda f: f["grade"] >= 1)])
+    rows = {(r.group_by, r.group_value): r for r in table.itertuples()}
+    assert (rows[("overall", "all")].n_subjects, rows[("overall", "all")].n_total) == (3, 4)
+    assert (rows[("arm", "a")].n_subjects, rows[("arm", "a")].n_total) == (2, 3)
+    assert (rows[("arm", "b")].n_subjects, rows[("arm", "b")].n_total) == (1, 1)
+    assert rows[("overall", "all")].pct == 75.0
+    # R: binom.test(1, 1)$conf.int = 0.025, 1 -> exact upper limit 1 when x = n
+    assert rows[("arm", "b")].ci_high_pct == 100.0
+    assert abs(rows[("arm", "b")].ci_low_pct - 2.5) < 1e-9

@@ -69,3 +69,41 @@ def clopper_pearson_arrays(x, n, alpha: float = 0.05) -> tuple[np.ndarray, np.nd
         low[ok] = lo
         high[ok] = hi
     return low, high
+
+
+RATE_COLUMNS = ["group_by", "group_value", "n_subjects", "n_total", "pct", "ci_low_pct", "ci_high_pct"]
+
+
+def rates_by_group(subjects, groupings, measures):
+    """A rate table: for each measure x grouping x group value, n / N with its exact 95% CI.
+
+    `subjects` is a DataFrame with one row per subject (the denominator); `groupings` are
+    `"overall"` (group value `all`) or column names (a group per value, missing values included);
+    `measures` are `(labels, selects)` pairs: `labels` a dict of the measure's own columns (e.g.
+    {"toxicity": "CRS", "grade_category": "any"}), `selects(frame)` a boolean Series of the
+    subjects counted. Percentages are 0..100; a group of 0 subjects has null pct and CI.
+    """
+    import pandas as pd
+
+    rows = []
+    for labels, selects in measures:
+        for group_by in groupings:
+            groups = [("all", subjects)] if group_by == "overall" else subjects.groupby(group_by, dropna=False, sort=True)
+            for group_value, frame in groups:
+                n_total = len(frame)
+                n = int(selects(frame).sum())
+                low, high = clopper_pearson(n, n_total)
+                rows.append({
+                    **labels,
+                    "group_by": group_by,
+                    "group_value": None if pd.isna(group_value) else str(group_value),
+                    "n_subjects": n,
+                    "n_total": n_total,
+                    "pct": 100.0 * n / n_total if n_total else None,
+                    "ci_low_pct": None if math.isnan(low) else 100.0 * low,
+                    "ci_high_pct": None if math.isnan(high) else 100.0 * high,
+                })
+    label_columns = list(measures[0][0]) if measures else []
+    out = pd.DataFrame(rows, columns=[*label_columns, *RATE_COLUMNS])
+    out = out.astype({"n_subjects": "int64", "n_total": "int64", "pct": "float64", "ci_low_pct": "float64", "ci_high_pct": "float64"})
+    return out

@@ -9,11 +9,7 @@ implementation in dagster_project.stats.proportions. A row for every category of
 value that occurs among infused subjects, n_subjects 0 where none.
 """
 
-import math
-
-import pandas as pd
-
-from dagster_project.stats.proportions import clopper_pearson
+from dagster_project.stats.proportions import rates_by_group
 
 TOXICITIES = (("CRS", "crs_max_grade"), ("ICANS", "icans_max_grade"))
 GROUPINGS = ("overall", "car_t_product", "disease")
@@ -26,42 +22,12 @@ COLUMNS = ["toxicity", "group_by", "group_value", "grade_category", "n_subjects"
            "pct", "ci_low_pct", "ci_high_pct"]
 
 
-def _groups(subjects: pd.DataFrame, group_by: str):
-    if group_by == "overall":
-        return [("all", subjects)]
-    return list(subjects.groupby(group_by, dropna=False, sort=True))
-
-
-def _pct(value: float) -> float | None:
-    return None if math.isnan(value) else 100.0 * value
-
-
 def model(dbt, session):
     dbt.config(materialized="table")
     subjects = dbt.ref("fct_subject_endpoints").df()
-    rows = []
-    for toxicity, column in TOXICITIES:
-        for group_by in GROUPINGS:
-            for group_value, frame in _groups(subjects, group_by):
-                grades = frame[column]
-                n_total = len(frame)
-                for category, in_category in CATEGORIES:
-                    n = int(in_category(grades).sum())
-                    low, high = clopper_pearson(n, n_total)
-                    rows.append({
-                        "toxicity": toxicity,
-                        "group_by": group_by,
-                        "group_value": None if pd.isna(group_value) else str(group_value),
-                        "grade_category": category,
-                        "n_subjects": n,
-                        "n_total": n_total,
-                        "pct": 100.0 * n / n_total if n_total else None,
-                        "ci_low_pct": _pct(low),
-                        "ci_high_pct": _pct(high),
-                    })
-    out = pd.DataFrame(rows, columns=COLUMNS)
-    out["n_subjects"] = out["n_subjects"].astype("int64")
-    out["n_total"] = out["n_total"].astype("int64")
-    for col in ("pct", "ci_low_pct", "ci_high_pct"):
-        out[col] = out[col].astype("float64")
-    return out
+    measures = [
+        ({"toxicity": toxicity, "grade_category": category}, (lambda c, f: lambda frame: f(frame[c]))(column, in_category))
+        for toxicity, column in TOXICITIES
+        for category, in_category in CATEGORIES
+    ]
+    return rates_by_group(subjects, GROUPINGS, measures)[COLUMNS]
