@@ -50,11 +50,12 @@ def generate_cohort(profile: str, root: Path, **kwargs) -> dict:
     return generate(profile, root / "landing", truth_path=root / "cohort_truth.json", **kwargs)
 
 
-@pytest.fixture(scope="session")
-def park_run(tmp_path_factory) -> PipelineRun:
-    """The park2023 cohort through the whole pipeline, once per test session."""
-    root = tmp_path_factory.mktemp("park2023")
-    truth = generate_cohort("park2023", root)
+def pipeline_run(profile: str, root: Path) -> PipelineRun:
+    """Generate a cohort into `root` and run the whole pipeline over it, in this process.
+
+    The environment is restored afterwards, so fixtures built on this do not leak settings.
+    """
+    truth = generate_cohort(profile, root)
     saved = dict(os.environ)
     buffer = io.StringIO()
     try:
@@ -73,6 +74,12 @@ def park_run(tmp_path_factory) -> PipelineRun:
         exit_code=code,
         output=buffer.getvalue(),
     )
+
+
+@pytest.fixture(scope="session")
+def park_run(tmp_path_factory) -> PipelineRun:
+    """The park2023 cohort through the whole pipeline, once per test session."""
+    return pipeline_run("park2023", tmp_path_factory.mktemp("park2023"))
 
 
 def load_json(path: Path) -> dict:

@@ -12,7 +12,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from tests.conftest import generate_cohort, warehouse_env
+from conftest import generate_cohort, warehouse_env
 
 
 @pytest.fixture()

@@ -8,7 +8,7 @@ import json
 import duckdb
 import pytest
 
-from tests.conftest import SHARED
+from conftest import SHARED
 
 
 @pytest.fixture(scope="module")

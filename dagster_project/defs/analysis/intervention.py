@@ -1,0 +1,201 @@
+"""Measures around an anakinra course (derivations.md, "Around an anakinra course"; Wehrli 2022
+Figs 1-3): analysis.intervention_windows, intervention_tests, intervention_lab_grades and the
+figures (swimmer plot, before/after pairs, CTCAE pies, waterfalls, cytokine pairs).
+
+Configuration (environment):
+
+- ``WAREHOUSE_CTCAE_LLN_ANC``: lower limit of normal of the neutrophil count for the CTCAE v5.0
+  grades of ``intervention_lab_grades``, 10^9/L (default 2.0; must exceed 1.5);
+- ``WAREHOUSE_CTCAE_LLN_PLT``: the same for platelets, 10^9/L (default 150; must exceed 75).
+
+A cohort without an anakinra course (doses for crs or icans; prophylactic anakinra, as in
+park2023, is not a course) gives empty tables with their columns, no figures, and says so in the
+metadata.
+"""
+
+import os
+
+import dagster as dg
+import pandas as pd
+
+from dagster_project.analysis.intervention import (
+    anakinra_courses,
+    intervention_lab_grades,
+    intervention_tests,
+    intervention_windows,
+)
+from dagster_project.defs.resources import WarehouseSettings
+from dagster_project.figure_metadata import figure_metadata
+from dagster_project.figures.intervention import (
+    cytokine_pairs_png,
+    lab_grade_pies_png,
+    paired_dots_png,
+    swimmer_png,
+    waterfall_png,
+)
+from dagster_project.stats.ctcae import DEFAULT_LLN
+from dagster_project.warehouse_io import figures_dir, read_table, replace_tables
+
+MEDICATIONS = dg.AssetKey(["staging", "stg_clinical__medications"])
+VITALS = dg.AssetKey(["staging", "stg_clinical__vitals"])
+RESULTS = dg.AssetKey(["marts", "fct_biomarker_results"])
+DAILY = dg.AssetKey(["marts", "fct_toxicity_daily"])
+ENDPOINTS = dg.AssetKey(["marts", "fct_subject_endpoints"])
+WINDOWS = dg.AssetKey(["analysis", "intervention_windows"])
+TESTS = dg.AssetKey(["analysis", "intervention_tests"])
+LAB_GRADES = dg.AssetKey(["analysis", "intervention_lab_grades"])
+
+LLN_ENV = {"ANC": "WAREHOUSE_CTCAE_LLN_ANC", "PLT": "WAREHOUSE_CTCAE_LLN_PLT"}
+NO_COURSE = (
+    "No anakinra course in this cohort (no anakinra dose with indication crs or icans; prophylactic "
+    "doses are not a course): the tables are empty."
+)
+
+
+def ctcae_lln() -> dict[str, float]:
+    """LLNs from WAREHOUSE_CTCAE_LLN_ANC / _PLT, defaults 2.0 / 150 (10^9/L)."""
+    out = {}
+    for test, name in LLN_ENV.items():
+        raw = os.environ.get(name, "").strip()
+        try:
+            out[test] = float(raw) if raw else DEFAULT_LLN[test]
+        except ValueError as exc:
+            raise ValueError(f"{name} must be a number (10^9/L), got {raw!r}") from exc
+    return out
+
+
+def _md(frame: pd.DataFrame) -> dg.MetadataValue:
+    return dg.MetadataValue.md(frame.to_markdown(index=False) if len(frame) else "_(no rows)_")
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            WINDOWS, deps=[MEDICATIONS, VITALS, RESULTS], group_name="analysis", kinds={"python", "duckdb"},
+            description="Per subject with a first anakinra course (crs/icans doses, gaps <= 72 h) x measure: "
+            "TMAX (highest, 24 h before the first / after the last dose), ANC, PLT, CRP, ferritin (latest in "
+            "the 48 h before / earliest in the 48 h after), serum cytokines (latest on study days first-2.."
+            "first-1 / earliest on last+2..last+8); edges included; pct_change, ratio, and a status saying "
+            "why a value is missing.",
+        ),
+        dg.AssetSpec(
+            TESTS, deps=[MEDICATIONS, VITALS, RESULTS], group_name="analysis", kinds={"python", "duckdb"},
+            description="Per measure: paired t-test (TMAX, ANC, PLT, CRP, ferritin; with mean/median percent "
+            "change) or ratio paired t-test with geometric mean ratio and 95% CI (cytokines), as R t.test; "
+            "n_pairs and n_missing.",
+        ),
+        dg.AssetSpec(
+            LAB_GRADES, deps=[MEDICATIONS, RESULTS], group_name="analysis", kinds={"python", "duckdb"},
+            description="Per subject with a course x test (ANC, PLT): worst CTCAE v5.0 grade on study days "
+            "last dose + 21..28 (LLN from WAREHOUSE_CTCAE_LLN_ANC / _PLT), null with a status when no value.",
+        ),
+    ]
+)
+def intervention_tables(settings: WarehouseSettings):
+    llns = ctcae_lln()
+    medications = read_table(settings.db_path, "staging.stg_clinical__medications")
+    vitals = read_table(
+        settings.db_path, "staging.stg_clinical__vitals", "subject_id, recorded_at, study_day, temperature_c"
+    )
+    results = read_table(
+        settings.db_path,
+        "marts.fct_biomarker_results",
+        "measurement_id, subject_id, specimen, analyte, sample_id, collected_at, study_day, analysis_value, "
+        "unit, censoring, substitution_rule",
+    )
+    courses = anakinra_courses(medications)
+    windows = intervention_windows(courses, vitals, results)
+    tests = intervention_tests(windows)
+    grades = intervention_lab_grades(courses, results, lln_anc=llns["ANC"], lln_plt=llns["PLT"])
+    replace_tables(
+        settings.db_path,
+        "analysis",
+        {"intervention_windows": windows, "intervention_tests": tests, "intervention_lab_grades": grades},
+    )
+
+    common = {"subjects_with_course": len(courses)}
+    if courses.empty:
+        common["note"] = NO_COURSE
+    status = windows.groupby(["measure", "status"], sort=False).size().unstack(fill_value=0).reset_index()
+    yield dg.MaterializeResult(
+        asset_key=WINDOWS,
+        metadata={
+            "dagster/row_count": len(windows),
+            **common,
+            "courses": _md(courses),
+            "status_by_measure": _md(status),
+        },
+    )
+    shown = ["measure", "test", "n_pairs", "n_missing", "mean_before", "mean_after", "statistic", "p_value",
+             "gm_ratio", "gm_ratio_ci_low", "gm_ratio_ci_high", "median_pct_change"]
+    yield dg.MaterializeResult(
+        asset_key=TESTS,
+        metadata={"dagster/row_count": len(tests), **common, "table": _md(tests[shown])},
+    )
+    yield dg.MaterializeResult(
+        asset_key=LAB_GRADES,
+        metadata={
+            "dagster/row_count": len(grades),
+            **common,
+            "lln_anc": llns["ANC"],
+            "lln_plt": llns["PLT"],
+            "no_value_in_window": int((grades["status"] != "ok").sum()),
+            "table": _md(grades.drop(columns=["lln"])),
+        },
+    )
+
+
+@dg.asset(
+    key=["analysis", "intervention_figures"],
+    deps=[WINDOWS, TESTS, LAB_GRADES, DAILY, ENDPOINTS],
+    group_name="analysis",
+    kinds={"python"},
+    description="Wehrli 2022 Figs 1-3 for the subjects with an anakinra course: swimmer plot (daily CRS grade, "
+    "peak ICANS, steroid dex-equivalent mg, tocilizumab and anakinra days, deaths, by product); TMAX/ANC/PLT "
+    "before vs after; CTCAE pies 3-4 weeks after; CRP and ferritin waterfalls; cytokine pairs.",
+)
+def intervention_figures(settings: WarehouseSettings) -> dg.MaterializeResult:
+    windows = read_table(settings.db_path, "analysis.intervention_windows")
+    if windows.empty:
+        return dg.MaterializeResult(metadata={"figures": 0, "note": NO_COURSE + " No figures were drawn."})
+    tests = read_table(settings.db_path, "analysis.intervention_tests")
+    grades = read_table(settings.db_path, "analysis.intervention_lab_grades")
+    daily = read_table(settings.db_path, "marts.fct_toxicity_daily")
+    endpoints = read_table(settings.db_path, "marts.fct_subject_endpoints")
+    subjects = sorted(windows["subject_id"].unique())
+    folder = figures_dir(settings.db_path)
+    missing = windows[windows["status"] != "paired"]
+    gaps = f" {len(missing)} subject x measure rows without a pair (see status)." if len(missing) else ""
+    figures = figure_metadata(
+        swimmer_png(daily, endpoints, subjects=subjects),
+        folder / "anakinra_swimmer.png",
+        f"Clinical course of the {len(subjects)} subjects with an anakinra course (Wehrli 2022 Fig 1): adjudicated "
+        "daily CRS grade, peak ICANS grade, steroid dexamethasone-equivalent mg/day (grey), X tocilizumab, "
+        "star anakinra, * deceased.",
+    )
+    figures |= figure_metadata(
+        paired_dots_png(windows, tests),
+        folder / "anakinra_tmax_anc_plt.png",
+        "Highest temperature (24 h windows) and ANC, platelets (48 h windows) before the first vs after the last "
+        "anakinra dose, paired t-test (Wehrli 2022 Fig 2A/B)." + gaps,
+    )
+    lln = grades["lln"].dropna().unique()
+    figures |= figure_metadata(
+        lab_grade_pies_png(grades),
+        folder / "anakinra_ctcae_pies.png",
+        "Worst CTCAE v5.0 grade of ANC and platelets on study days 21-28 after the last dose (Wehrli 2022 Fig 2C); "
+        f"LLNs {', '.join(f'{v:g}' for v in lln)}; subjects without a value in that window are shown as such.",
+    )
+    figures |= figure_metadata(
+        waterfall_png(windows, endpoints, tests),
+        folder / "anakinra_crp_ferritin_waterfall.png",
+        "Percent change of CRP and ferritin, 48 h before the first vs 48 h after the last dose; dark red alive, "
+        "light red deceased (Wehrli 2022 Fig 2D/E).",
+    )
+    figures |= figure_metadata(
+        cytokine_pairs_png(windows, tests, endpoints, dpi=90),
+        folder / "anakinra_cytokines.png",
+        "Serum cytokines, latest sample on study days 1-2 before the first dose vs earliest on days 2-8 after the "
+        "last, ratio paired t-test (Wehrli 2022 Fig 3).",
+    )
+    return dg.MaterializeResult(metadata={"figures": 5, "subjects": len(subjects), **figures})

@@ -1,0 +1,133 @@
+"""Wehrli 2022 Figs 1-3 (anakinra course) render to PNG bytes from hand-made mart / analysis rows."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from dagster_project.figures.intervention import (
+    STEROID_BINS,
+    cytokine_pairs_png,
+    lab_grade_pies_png,
+    paired_dots_png,
+    steroid_shade,
+    swimmer_png,
+    waterfall_png,
+)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+DPI = 40  # keep the tests light
+SUBJECTS = ["A1", "A2", "A3", "T1", "T2"]
+
+
+def _png(data: bytes) -> Image.Image:
+    assert isinstance(data, bytes) and data.startswith(PNG_SIGNATURE)
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    assert image.format == "PNG" and image.width > 100 and image.height > 100
+    return image
+
+
+def _endpoints() -> pd.DataFrame:
+    return pd.DataFrame({
+        "subject_id": SUBJECTS,
+        "car_t_product": ["axi-cel", "axi-cel", "axi-cel", "tisa-cel", "tisa-cel"],
+        "icans_max_grade": [4, 3, 2, 3, 1],
+        "os_event": [True, False, False, None, False],
+    })
+
+
+def _daily() -> pd.DataFrame:
+    rows = []
+    for k, s in enumerate(SUBJECTS):
+        for d in range(-5, 31):
+            rows.append({
+                "subject_id": s, "study_day": d,
+                "crs_grade": None if d < 0 else (min(4, k + 1) if 1 <= d <= 4 else 0),
+                "icans_grade": 3 if 4 <= d <= 6 else 0,
+                "tocilizumab_doses": 1 if d == 2 else 0,
+                "steroid_dex_equiv_mg": {4: 10.0, 5: 40.0, 6: 187.5}.get(d, 0.0),
+                "anakinra_doses": 1 if (2 if k == 0 else 6) <= d <= 8 else 0,
+            })
+    return pd.DataFrame(rows)
+
+
+def _windows() -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    rows = []
+    for measure, lo, hi in [("TMAX", 37.5, 39.5), ("ANC", 0.1, 1.0), ("PLT", 20, 150), ("CRP", 5, 150),
+                            ("FERRITIN", 300, 5000), ("IL6", 10, 1000), ("IFNG", 5, 500), ("IL10", 1, 50)]:
+        kind = "vital" if measure == "TMAX" else ("lab" if measure in ("ANC", "PLT", "CRP", "FERRITIN") else "cytokine")
+        for i, s in enumerate(SUBJECTS):
+            b = float(rng.uniform(lo, hi))
+            a = float(b * rng.uniform(0.2, 1.1))
+            status = "paired"
+            if i == 4 and measure in ("ANC", "IL10"):
+                a, status = np.nan, "no_value_after"
+            rows.append({"subject_id": s, "measure": measure, "kind": kind, "unit": "C" if kind == "vital" else "u",
+                         "before_value": b, "after_value": a, "pct_change": (a - b) / b * 100,
+                         "ratio": a / b, "status": status, "substitution_rule": "lloq_half_uloq" if kind == "cytokine" else None})
+    return pd.DataFrame(rows)
+
+
+def _tests() -> pd.DataFrame:
+    return pd.DataFrame({
+        "measure": ["TMAX", "ANC", "PLT", "CRP", "FERRITIN", "IL6", "IFNG", "IL10"],
+        "p_value": [0.001, 0.2, np.nan, 0.0002, 0.03, 0.004, 0.5, np.nan],
+        "median_pct_change": [-2.0, 5.0, -10.0, -80.0, -40.0, -90.0, -50.0, np.nan],
+    })
+
+
+def _grades() -> pd.DataFrame:
+    return pd.DataFrame({
+        "subject_id": [s for s in SUBJECTS for _ in (0, 1)],
+        "test": ["ANC", "PLT"] * len(SUBJECTS),
+        "worst_ctcae_grade_d21_d28": pd.array([0, 1, 2, 3, 4, 1, None, None, 1, 0], dtype="Int64"),
+        "lln": [2.0, 150.0] * len(SUBJECTS),
+    })
+
+
+def test_swimmer_renders_by_product_with_marks():
+    _png(swimmer_png(_daily(), _endpoints(), dpi=DPI))
+    _png(swimmer_png(_daily(), _endpoints(), subjects=["A1", "T2"], dpi=DPI))
+
+
+def test_swimmer_without_subjects_or_endpoints_still_renders():
+    _png(swimmer_png(_daily(), _endpoints(), subjects=[], dpi=DPI))
+    _png(swimmer_png(_daily(), _endpoints().iloc[0:0], dpi=DPI))  # product unknown, peak ICANS from daily
+
+
+@pytest.mark.parametrize("mg, grey", [(0, None), (None, None), (10, STEROID_BINS[0][1]), (10.01, STEROID_BINS[1][1]),
+                                      (40, STEROID_BINS[1][1]), (100, STEROID_BINS[2][1]), (1000, STEROID_BINS[3][1])])
+def test_steroid_shades_are_graduated(mg, grey):
+    assert steroid_shade(mg) == grey
+
+
+def test_paired_dots_pies_and_waterfalls_render():
+    w, t = _windows(), _tests()
+    _png(paired_dots_png(w, t, dpi=DPI))
+    _png(paired_dots_png(w, None, dpi=DPI))
+    _png(lab_grade_pies_png(_grades(), dpi=DPI))
+    _png(waterfall_png(w, _endpoints(), t, dpi=DPI))
+    _png(waterfall_png(w, None, None, dpi=DPI))
+
+
+def test_cytokine_pairs_render():
+    w = _windows()
+    _png(cytokine_pairs_png(w, _tests(), _endpoints(), dpi=DPI))
+    _png(cytokine_pairs_png(w, None, None, analytes=["IL6", "IL2"], dpi=DPI))  # IL2: no pairs
+
+
+def test_empty_inputs_render_placeholders():
+    w = _windows().iloc[0:0]
+    _png(paired_dots_png(w, None, dpi=DPI))
+    _png(lab_grade_pies_png(_grades().iloc[0:0], dpi=DPI))
+    _png(waterfall_png(w, None, None, dpi=DPI))
+    _png(cytokine_pairs_png(w, None, None, dpi=DPI))
+
+
+def test_png_carries_its_description():
+    image = _png(swimmer_png(_daily(), _endpoints(), dpi=DPI))
+    assert "dexamethasone-equivalent" in image.info.get("Description", "")
