@@ -20,4 +20,4 @@ dev: setup
 	$(UV) run dagster dev --host 127.0.0.1 --port 3000
 
 clean:
-	rm -rf data/landing data/*.duckdb data/*.json data/dagster_home dbt/target dbt/logs
+	rm -rf data/landing data/*.duckdb data/*.json data/dagster_home data/docs data/gx data/reports data/dbt_docs data/figures data/screenshots dbt/target dbt/logs

@@ -131,15 +131,18 @@ def between(column: str, low: float | None, high: float | None, where: Condition
     )
 
 
-def one_of(column: str, values: Iterable) -> Expectation:
-    return gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(values), meta={"kind": "category"})
+def one_of(column: str, values: Iterable, where: Condition | None = None) -> Expectation:
+    return gxe.ExpectColumnValuesToBeInSet(
+        column=column, value_set=list(values), row_condition=where, meta={"kind": "category"}
+    )
 
 
-def pairs_in(column_a: str, column_b: str, pairs: Iterable[tuple], where: Condition | None = None) -> Expectation:
-    """Each row's (a, b) is one of the allowed pairs."""
+def pairs_in(column_a: str, column_b: str, pairs: Iterable[tuple]) -> Expectation:
+    """Each row's (a, b) is one of the allowed pairs. (No row condition: GX 1.24's pandas engine
+    does not apply one to column-pair expectations.)"""
     return gxe.ExpectColumnPairValuesToBeInSet(
         column_A=column_a, column_B=column_b, value_pairs_set=[tuple(p) for p in pairs],
-        ignore_row_if="either_value_is_missing", row_condition=where, meta={"kind": "category"},
+        ignore_row_if="either_value_is_missing", meta={"kind": "category"},
     )
 
 
@@ -253,12 +256,17 @@ def fct_subject_endpoints(cohort: Cohort) -> list[Expectation]:
     ]
 
 
+def harmonized_units() -> list[tuple[str, tuple[str, ...], str]]:
+    """(specimen, analytes, unit) of marts.md's harmonized units: WBC is 10^9/L in serum, /uL in CSF."""
+    by_unit: dict[tuple[str, str], list[str]] = {}
+    for specimen, table in (("serum", SERUM_LAB_UNITS), ("csf", CSF_CHEMISTRY_UNITS)):
+        for analyte, unit in table.items():
+            by_unit.setdefault((specimen, unit), []).append(analyte)
+    return [(s, tuple(a), u) for (s, u), a in by_unit.items()]
+
+
 def fct_biomarker_results(cohort: Cohort) -> list[Expectation]:
-    units = (
-        [(code, CYTOKINE_UNIT) for code in CYTOKINE_CODES]
-        + list(SERUM_LAB_UNITS.items())
-        + list(CSF_CHEMISTRY_UNITS.items())
-    )
+    serum, csf = Column("specimen") == "serum", Column("specimen") == "csf"
     return [
         columns("subject_id", "specimen", "analyte", "collected_at", "study_day", "value", "unit", "censoring",
                 "analysis_value", "substitution_rule", "baseline_value", "fold_change", "delivery_sha256"),
@@ -267,8 +275,12 @@ def fct_biomarker_results(cohort: Cohort) -> list[Expectation]:
         unique("measurement_id"),
         rows_between(1),
         one_of("specimen", SPECIMENS),
-        one_of("analyte", ALL_ANALYTES),
-        pairs_in("analyte", "unit", units),
+        one_of("analyte", (*CYTOKINE_CODES, *SERUM_LAB_UNITS), where=serum),
+        one_of("analyte", (*CYTOKINE_CODES, *CSF_CHEMISTRY_UNITS), where=csf),
+        # the harmonized unit of every analyte
+        one_of("unit", [CYTOKINE_UNIT], where=Column("analyte").is_in(CYTOKINE_CODES)),
+        *(one_of("unit", [unit], where=(Column("specimen") == specimen) & Column("analyte").is_in(analytes))
+          for specimen, analytes, unit in harmonized_units()),
         one_of("censoring", CENSORING),
         one_of("analyte_kind", ANALYTE_KINDS),
         between("value", 0, None),
@@ -359,7 +371,7 @@ def agg_consort(cohort: Cohort) -> list[Expectation]:
         rows(len(CONSORT_STEPS)),
         between("n_subjects", 0, n_enrolled),
         pairs_in("step_order", "step", enumerate(CONSORT_STEPS, start=1)),
-        pairs_in("step", "n_subjects", counts.items(), where=Column("step").is_in(list(counts))),
+        *(between("n_subjects", n, n, where=Column("step") == step) for step, n in counts.items()),
         between("n_subjects", 0, n_infused, where=Column("step") == "evaluable_response"),
     ]
 

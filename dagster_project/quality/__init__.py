@@ -1,0 +1,1 @@
+"""Data quality helpers without Dagster: Great Expectations suites run over DataFrames."""

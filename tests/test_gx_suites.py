@@ -1,0 +1,286 @@
+"""The Great Expectations suites (schemas/gx_suites.py) run by dagster_project.quality.gx_runner.
+
+Each suite passes on a small valid table written by hand from marts.md, and fails on a copy
+broken in one way of each kind (a value out of range, an unknown category, a duplicated key, a
+wrong row count, a null key): the broken frame is derived from the suite's own first expectation
+of that kind, and the failure must be reported by an expectation of that kind.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pandas as pd
+import pytest
+
+from dagster_project.defs.quality.gx_checks import CHECKED_TABLES
+from dagster_project.quality.gx_runner import GxFolders, run_suite
+from schemas import gx_suites as S
+
+KINDS = ("range", "category", "unique", "row_count", "not_null")
+
+SUBJECTS = pd.DataFrame(
+    {
+        "subject_id": ["S1", "S2", "S3"],
+        "site_id": ["site01", "site01", "site02"],
+        "enrolled_on": pd.to_datetime(["2023-01-02", "2023-01-05", "2023-02-01"]).date,
+        "age_years": [61, 70, 55],
+        "sex": ["F", "M", "U"],
+        "weight_kg": [70.0, 82.5, None],
+        "disease": ["LBCL", "MCL", "LBCL"],
+        "car_t_product": ["axi-cel", "brexu-cel", None],
+        "infused_on": pd.to_datetime(["2023-01-20", "2023-01-25", None]).date,
+        "is_infused": [True, True, False],
+        "not_infused_reason": [None, None, "manufacturing failure"],
+    }
+)
+COHORT = S.Cohort.from_dim_subjects(SUBJECTS)
+
+
+def _toxicity_daily() -> pd.DataFrame:
+    first, last = S.daily_grid()
+    rows = []
+    for subject, day in itertools.product(COHORT.infused, range(first, last + 1)):
+        assessed = 0 <= day <= 14
+        rows.append(
+            {
+                "subject_id": subject, "study_day": day,
+                "crs_grade": (2 if day == 3 else 0) if assessed else None,
+                "icans_grade": (1 if day == 5 else 0) if assessed else None,
+                "crs_grade_derived": (1 if day == 3 else 0) if assessed else None,
+                "icans_grade_derived": 0 if assessed else None,
+                "tmax_c": 38.6 if day == 3 else 36.8, "min_systolic_bp_mmhg": 110, "vasopressor_count": 0,
+                "o2_device_worst": "nasal_cannula" if day == 3 else "room_air", "ice_score_min": 10 if assessed else None,
+                "tocilizumab_doses": 1 if day == 3 else 0, "steroid_dex_equiv_mg": 10.0 if day == 5 else 0.0,
+                "anakinra_doses": 0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _rates(categories: tuple[str, ...], category_column: str, keys: dict[str, tuple[str, ...]]) -> pd.DataFrame:
+    rows = []
+    key_names = list(keys)
+    for key_values in itertools.product(*keys.values()):
+        for (group_by, group_value), category in itertools.product(COHORT.rate_groups, categories):
+            total = 2 if group_by == "overall" else 1
+            n = 1 if category in ("any", "grade_2", "ORR", "CR") else 0
+            rows.append({**dict(zip(key_names, key_values)), "group_by": group_by, "group_value": group_value,
+                         category_column: category, "n_subjects": n, "n_total": total, "pct": 100 * n / total,
+                         "ci_low_pct": 0.0 if n == 0 else 1.26, "ci_high_pct": 84.2 if n == 0 else 100.0})
+    return pd.DataFrame(rows)
+
+
+VALID: dict[str, pd.DataFrame] = {
+    "marts.dim_subjects": SUBJECTS,
+    "marts.fct_toxicity_daily": _toxicity_daily(),
+    "marts.fct_subject_endpoints": pd.DataFrame(
+        {
+            "subject_id": ["S1", "S2"], "car_t_product": ["axi-cel", "brexu-cel"], "disease": ["LBCL", "MCL"],
+            "crs_max_grade": [2, 0], "crs_onset_day": [3, None], "crs_duration_days": [1, None],
+            "icans_max_grade": [1, 0], "icans_onset_day": [5, None], "icans_duration_days": [1, None],
+            "crs_max_grade_derived": [1, 0], "icans_max_grade_derived": [0, 0],
+            "received_tocilizumab": [True, False], "received_steroids": [True, False],
+            "steroid_dex_equiv_mg_total": [10.0, 0.0], "anakinra_doses_total": [0, 0],
+            "best_response_d100": ["CR", "NE"], "os_days": [400, 90], "os_event": [False, True],
+            "pfs_days": [200, 90], "pfs_event": [True, True],
+        }
+    ),
+    "marts.fct_biomarker_results": pd.DataFrame(
+        {
+            "measurement_id": ["m1", "m2", "m3", "m4"], "subject_id": ["S1", "S1", "S2", "S3"],
+            "specimen": ["serum", "serum", "csf", "serum"], "analyte": ["IL6", "CRP", "WBC", "FERRITIN"],
+            "analyte_kind": ["cytokine", "lab", "csf_chemistry", "lab"],
+            "collected_at": pd.to_datetime(["2023-01-19 08:00", "2023-01-23 08:00", "2023-01-30 09:00", "2023-02-02 10:00"]),
+            "study_day": [-1, 3, 5, None], "value": [2.0, 35.0, 6.0, 400.0], "unit": ["pg/mL", "mg/L", "/uL", "ng/mL"],
+            "censoring": ["below_lloq", "none", "none", "none"], "analysis_value": [1.0, 35.0, 6.0, 400.0],
+            "substitution_rule": ["lloq_half_uloq"] * 4, "baseline_value": [1.0, None, None, None],
+            "fold_change": [1.0, None, None, None], "delivery_sha256": ["a" * 64, "b" * 64, "c" * 64, "d" * 64],
+        }
+    ),
+    "marts.fct_cytokine_kinetics": pd.DataFrame(
+        {
+            "subject_id": ["S1", "S2"], "specimen": ["serum", "csf"], "analyte": ["IL6", "IL6"],
+            "baseline_value": [1.0, None], "peak_value": [120.0, 30.0], "peak_day": [3, 5],
+            "auc_d0_d14": [400.0, None], "peak_fold_change": [120.0, None], "n_samples": [6, 1], "n_censored": [1, 0],
+        }
+    ),
+    "marts.fct_toxicity_concordance": pd.DataFrame(
+        {"subject_id": ["S1", "S1"], "study_day": [3, 5], "toxicity": ["CRS", "ICANS"],
+         "adjudicated_grade": [2, 1], "derived_grade": [1, 0]}
+    ),
+    "marts.agg_toxicity_rates": _rates(S.GRADE_CATEGORIES, "grade_category", {"toxicity": S.TOXICITIES}),
+    "marts.agg_response_rates": _rates(S.MEASURES, "measure", {}),
+    "marts.agg_consort": pd.DataFrame(
+        {"step_order": [1, 2, 3, 4, 5], "step": list(S.CONSORT_STEPS), "n_subjects": [3, 2, 1, 2, 2]}
+    ),
+    "analysis.km_curves": pd.DataFrame(
+        {
+            "endpoint": ["OS", "OS", "OS", "PFS"], "group_by": ["overall", "overall", "disease", "overall"],
+            "group_value": ["all", "all", "MCL", "all"], "time_days": [90.0, 400.0, 90.0, 90.0],
+            "n_at_risk": [2, 1, 1, 2], "n_events": [1, 0, 1, 1], "n_censored": [0, 1, 0, 0],
+            "survival": [0.5, 0.5, 0.0, 0.5], "ci_low": [0.006, 0.006, None, 0.006], "ci_high": [0.91, 0.91, None, 0.91],
+        }
+    ),
+    "analysis.km_summary": pd.DataFrame(
+        {
+            "endpoint": ["OS"] * 3 + ["PFS"] * 3, "group_by": ["overall", "disease", "disease"] * 2,
+            "group_value": ["all", "LBCL", "MCL"] * 2, "n_subjects": [2, 1, 1] * 2, "n_events": [1, 0, 1, 2, 1, 1],
+            "median_days": [90.0, None, 90.0, 90.0, 200.0, 90.0], "median_ci_low_days": [90.0, None, None, 90.0, None, None],
+            "median_ci_high_days": [None] * 6, "survival_12mo": [0.5, 1.0, 0.0, 0.0, 0.0, 0.0],
+        }
+    ),
+    "analysis.cytokine_curves": pd.DataFrame(
+        {
+            "specimen": ["serum", "serum", "csf"], "analyte": ["IL6", "IL6", "IL6"], "group": ["all", "all", "ICANS 3-4"],
+            "study_day": [0, 1, None], "n_obs": [12, 12, 1], "fit_log10": [1.2, 1.5, None],
+            "ci_low_log10": [0.9, 1.1, None], "ci_high_log10": [1.5, 1.9, None],
+        }
+    ),
+    "analysis.csf_pre_post": pd.DataFrame(
+        {
+            "analyte": ["WBC", "IL6"], "n_pre": [2, 1], "n_post": [2, 2], "n_paired": [2, 1],
+            "median_pre": [2.0, 4.0], "q1_pre": [1.5, 4.0], "q3_pre": [2.5, 4.0], "median_post": [6.0, 30.0],
+            "q1_post": [5.0, 20.0], "q3_post": [7.0, 40.0], "p_value": [0.18, None], "test": ["SR-MW", "SR-MW"],
+        }
+    ),
+}
+
+
+def test_every_table_of_the_contract_has_a_suite_and_a_check():
+    assert set(S.SUITES) == set(CHECKED_TABLES) == set(VALID)
+
+
+@pytest.mark.parametrize("table", list(S.SUITES))
+def test_suite_has_the_contract_kinds(table):
+    kinds = S.kinds(S.SUITES[table](COHORT))
+    assert {"columns", "not_null", "unique", "category", "range", "row_count"} <= kinds, kinds
+
+
+def _first(expectations, kind):
+    candidates = [e for e in expectations if (e.meta or {}).get("kind") == kind and getattr(e, "row_condition", None) is None]
+    return candidates[0] if candidates else None
+
+
+def break_frame(frame: pd.DataFrame, expectation) -> pd.DataFrame:
+    """A copy of `frame` that breaks `expectation` (one row changed, or the size changed)."""
+    broken = frame.copy().astype(object).where(frame.notna(), None)
+    kind = expectation.meta["kind"]
+    if kind == "range":
+        column, low, high = expectation.column, expectation.min_value, expectation.max_value
+        broken.loc[0, column] = (high + 1) if high is not None else (low - 1)
+    elif kind == "category":
+        column = getattr(expectation, "column", None) or expectation.column_A
+        known = broken[column].dropna()
+        numeric = len(known) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in known)
+        broken.loc[0, column] = 999 if numeric else "not-in-the-contract"
+    elif kind == "unique":
+        columns = [expectation.column] if hasattr(expectation, "column") else list(expectation.column_list)
+        for c in columns:
+            broken.loc[0, c] = broken.loc[1, c]
+    elif kind == "row_count":
+        if hasattr(expectation, "value"):
+            broken = broken.iloc[:-1]
+        elif (expectation.min_value or 0) >= 1:
+            broken = broken.iloc[0:0]
+        else:
+            copies = expectation.max_value // max(len(broken), 1) + 1
+            broken = pd.concat([broken] * copies, ignore_index=True)
+    elif kind == "not_null":
+        broken.loc[0, expectation.column] = None
+    else:  # pragma: no cover
+        raise AssertionError(kind)
+    return broken
+
+
+@pytest.mark.parametrize("table", list(S.SUITES))
+def test_suite_passes_on_valid_table_and_fails_on_each_kind_of_break(table):
+    expectations = S.SUITES[table](COHORT)
+    valid = run_suite(S.suite_name(table), expectations, VALID[table])
+    assert valid.success, valid.failures_markdown()
+
+    broken_kinds = []
+    for kind in KINDS:
+        expectation = _first(expectations, kind)
+        if expectation is None:
+            continue
+        result = run_suite(S.suite_name(table), expectations, break_frame(VALID[table], expectation))
+        assert not result.success, f"{table}: breaking {kind} went unnoticed"
+        assert kind in {o.kind for o in result.failed}, f"{table} {kind}:\n{result.failures_markdown()}"
+        broken_kinds.append(kind)
+    assert broken_kinds == list(KINDS)
+
+
+def test_row_count_follows_the_cohort():
+    """fct_toxicity_daily must hold every grid day of every infused subject: one more subject fails."""
+    bigger = S.Cohort.from_dim_subjects(
+        pd.concat([SUBJECTS, SUBJECTS.iloc[[0]].assign(subject_id="S4")], ignore_index=True)
+    )
+    result = run_suite("daily", S.fct_toxicity_daily(bigger), VALID["marts.fct_toxicity_daily"])
+    failed = {o.kind for o in result.failed}
+    assert "row_count" in failed
+    first, last = S.daily_grid()
+    assert (first, last) == (-5, 30)  # marts.md: the grid is days -5..30
+
+
+def test_infused_subject_without_infusion_date_fails():
+    broken = SUBJECTS.copy()
+    broken.loc[0, "infused_on"] = None
+    result = run_suite("dim", S.dim_subjects(COHORT), broken)
+    assert [o.target for o in result.failed] == ["infused_on"]
+
+
+def test_rate_outside_its_interval_fails():
+    rates = VALID["marts.agg_response_rates"].copy()
+    rates.loc[0, "ci_high_pct"] = rates.loc[0, "pct"] - 1
+    result = run_suite("rates", S.agg_response_rates(COHORT), rates)
+    assert {o.kind for o in result.failed} == {"order"}
+
+
+def test_missing_contract_column_fails():
+    result = run_suite("consort", S.agg_consort(COHORT), VALID["marts.agg_consort"].drop(columns="n_subjects"))
+    assert "columns" in {o.kind for o in result.failed}
+
+
+def test_data_docs_are_built_beside_the_warehouse(tmp_path):
+    db_path = tmp_path / "data" / "warehouse.duckdb"
+    table = "marts.agg_consort"
+    ok = run_suite(S.suite_name(table), S.agg_consort(COHORT), VALID[table], db_path, run_name="run-1")
+    broken = VALID[table].assign(n_subjects=[3, 9, 1, 2, 2])
+    bad = run_suite(S.suite_name(table), S.agg_consort(COHORT), broken, db_path, run_name="run-2")
+    folders = GxFolders.for_warehouse(db_path)
+    assert ok.success and not bad.success
+    assert bad.data_docs_index == folders.index == tmp_path / "data" / "docs" / "index.html"
+    assert folders.index.exists() and bad.validation_page is not None and bad.validation_page.exists()
+    assert "marts__agg_consort" in folders.index.read_text()
+    # GX's own files stay under <data dir>/gx; nothing else is written
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["docs", "gx"]
+    assert not (folders.root / "great_expectations.yml").exists()
+    assert len(list((folders.root / "validations").rglob("*.json"))) == 2
+
+
+def test_unit_is_the_harmonized_one_of_its_specimen():
+    """WBC is 10^9/L in serum and /uL in CSF (marts.md, Harmonized units)."""
+    results = VALID["marts.fct_biomarker_results"].copy()
+    results.loc[2, "unit"] = "10^9/L"  # the CSF WBC row in the serum unit
+    result = run_suite("results", S.fct_biomarker_results(COHORT), results)
+    assert [(o.kind, o.target) for o in result.failed] == [("category", "unit")]
+    results.loc[2, "unit"] = "/uL"
+    results.loc[1, ["analyte", "unit"]] = ["WBC", "/uL"]  # a serum WBC in the CSF unit
+    result = run_suite("results", S.fct_biomarker_results(COHORT), results)
+    assert [(o.kind, o.target) for o in result.failed] == [("category", "unit")]
+
+
+def test_large_table_is_validated_as_categoricals_with_the_same_verdict():
+    """Above 1000 rows, repeated text columns become categoricals inside the runner."""
+    from dagster_project.quality.gx_runner import compact
+
+    base = VALID["marts.fct_biomarker_results"]
+    big = pd.concat([base] * 300, ignore_index=True)
+    big["measurement_id"] = [f"m{i}" for i in range(len(big))]
+    assert str(compact(big)["unit"].dtype) == "category" and compact(big)["measurement_id"].dtype == object
+    assert run_suite("big", S.fct_biomarker_results(COHORT), big).success
+    big.loc[5, "censoring"] = "unknown"
+    big.loc[7, "specimen"] = None
+    result = run_suite("big", S.fct_biomarker_results(COHORT), big)
+    assert {(o.kind, o.target) for o in result.failed} == {("category", "censoring"), ("not_null", "specimen")}

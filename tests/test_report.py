@@ -1,0 +1,152 @@
+"""The static HTML report (dagster_project/report.py) from a small serving file made here."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+
+import duckdb
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from dagster_project.report import build_report, data_version, report_path  # noqa: E402
+
+SHAS = ["1" * 64, "2" * 64, "3" * 64]
+SECRET = "REJECTED-VALUE-7f3a"  # a value in audit.quarantine: never printed
+
+
+def _png() -> bytes:
+    fig, ax = plt.subplots(figsize=(1, 1))
+    ax.plot([0, 1], [0, 1])
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _rate_rows(keys: dict, categories: list[str], column: str) -> pd.DataFrame:
+    rows = []
+    for category in categories:
+        for group_by, group_value, total in (("overall", "all", 31), ("car_t_product", "axi-cel", 23)):
+            n = 23 if (category in ("any", "ORR") and group_by == "overall") else 2
+            rows.append({**keys, "group_by": group_by, "group_value": group_value, column: category,
+                         "n_subjects": n, "n_total": total, "pct": 100 * n / total, "ci_low_pct": 0.8,
+                         "ci_high_pct": 88.1})
+    return pd.DataFrame(rows)
+
+
+def make_serving(path, *, intervention: bool = False) -> None:
+    tables = {
+        "marts.agg_consort": pd.DataFrame({
+            "step_order": [1, 2, 3, 4, 5],
+            "step": ["enrolled", "infused", "not_infused", "evaluable_toxicity", "evaluable_response"],
+            "n_subjects": [34, 31, 3, 31, 30],
+        }),
+        "marts.agg_toxicity_rates": pd.concat([
+            _rate_rows({"toxicity": "CRS"}, ["any", "severe", "grade_0"], "grade_category"),
+            _rate_rows({"toxicity": "ICANS"}, ["any", "severe", "grade_0"], "grade_category"),
+        ]),
+        "marts.agg_response_rates": _rate_rows({}, ["ORR", "CR", "NE"], "measure"),
+        "analysis.km_summary": pd.DataFrame({
+            "endpoint": ["OS", "PFS"], "group_by": ["overall", "overall"], "group_value": ["all", "all"],
+            "n_subjects": [31, 31], "n_events": [8, 12], "median_days": [None, 395.0],
+            "median_ci_low_days": [None, 262.0], "median_ci_high_days": [None, None], "survival_12mo": [0.903, 0.71],
+        }),
+        "analysis.csf_pre_post": pd.DataFrame({
+            "analyte": ["WBC"], "unit": ["/uL"], "n_pre": [27], "n_post": [24], "n_paired": [22],
+            "median_pre": [2.0], "q1_pre": [1.5], "q3_pre": [3.0], "median_post": [6.5], "q1_post": [2.5],
+            "q3_post": [8.0], "p_value": [0.00321], "test": ["SR-MW"],
+        }),
+        "audit.deliveries": pd.DataFrame({
+            "delivery_sha256": [SHAS[0], SHAS[1], SHAS[2], SHAS[2]],
+            "source": ["subjects", "vitals", "vitals", "vitals"],
+            "file_name": ["subjects/a.csv", "vitals/b.csv", "vitals/c.csv", "vitals/c_copy.csv"],
+            "status": ["loaded", "loaded", "loaded", "duplicate"],
+            "rows_delivered": [34, 100, 50, 50], "rows_accepted": [33, 100, 50, 0],
+            "rows_quarantined": [1, 0, 0, 0], "rows_superseded": [0, 2, 0, 0], "message": [None] * 4,
+        }),
+        "audit.quarantine": pd.DataFrame({
+            "source": ["subjects"], "delivery_sha256": [SHAS[0]], "file_name": ["subjects/a.csv"],
+            "row_number": [2], "column_name": ["sex"], "rule": ["isin(['M', 'F', 'U'])"], "value": [SECRET],
+        }),
+        "audit.publication": pd.DataFrame({"run_id": ["publish-run-1"], "published_at": [pd.Timestamp("2024-01-01 12:00")],
+                                           "tables": [7]}),
+    }
+    if intervention:
+        tables["analysis.intervention_tests"] = pd.DataFrame({
+            "measure": ["CRP"], "n_pairs": [12], "mean_before": [80.0], "mean_after": [20.0], "statistic": [-4.1],
+            "p_value": [0.0017], "test": ["ratio_paired_t"], "gm_ratio": [0.25], "gm_ratio_ci_low": [0.12],
+            "gm_ratio_ci_high": [0.52],
+        })
+    with duckdb.connect(str(path)) as con:
+        for name, frame in tables.items():
+            schema = name.split(".")[0]
+            con.execute(f"create schema if not exists {schema}")
+            con.register("frame", frame)
+            con.execute(f"create table {name} as select * from frame")
+            con.unregister("frame")
+
+
+@pytest.fixture()
+def data_dir(tmp_path):
+    folder = tmp_path / "data"
+    (folder / "figures").mkdir(parents=True)
+    (folder / "figures" / "km_os_overall.png").write_bytes(_png())
+    (folder / "figures" / "some_new_figure.png").write_bytes(_png())
+    return folder
+
+
+def test_report_renders_from_the_serving_file(data_dir):
+    serving = data_dir / "serving.duckdb"
+    make_serving(serving)
+    out = report_path(data_dir / "warehouse.duckdb")
+    report = build_report(serving, data_dir / "figures", out, run_id="run-abc-123")
+
+    assert out == data_dir / "reports" / "warehouse_report.html" == report.path
+    text = out.read_text()
+    expected_version = hashlib.sha256("\n".join(sorted(set(SHAS))).encode()).hexdigest()[:16]
+    assert report.data_version == expected_version and expected_version in text
+    assert "run-abc-123" in text and "publish-run-1" in text
+    # the tables
+    assert "evaluable_response" in text and ">34<" in text
+    assert "23/31 74.2% (0.8-88.1)" in text  # CRS any, overall: n/N pct (CI)
+    assert "ORR" in text and "395 (262-NR)" in text and "90.3%" in text
+    assert "0.00321" in text  # CSF p-value
+    assert "Intervention tests" not in text  # not published in this serving file
+    # figures embedded, both the known and a new one
+    assert len(re.findall(r"src='data:image/png;base64,", text)) == 2 == len(report.figures)
+    assert report.figures[0] == "km_os_overall"
+    # audit counts, never the rejected values
+    assert "isin(" in text and SECRET not in text
+    assert report.n_deliveries == 3
+    # self-contained: no resource fetched from anywhere
+    assert not re.search(r"(src|href)=['\"]https?:", text)
+
+
+def test_report_shows_intervention_tests_when_published(data_dir):
+    serving = data_dir / "serving.duckdb"
+    make_serving(serving, intervention=True)
+    report = build_report(serving, data_dir / "figures", data_dir / "r.html", run_id="r")
+    text = report.path.read_text()
+    assert "Intervention tests" in text and "ratio_paired_t" in text
+
+
+def test_report_without_optional_tables_and_figures(tmp_path):
+    serving = tmp_path / "serving.duckdb"
+    with duckdb.connect(str(serving)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.agg_consort as select 1 as step_order, 'enrolled' as step, 0 as n_subjects")
+    report = build_report(serving, tmp_path / "no_figures", tmp_path / "r.html", run_id="r")
+    text = report.path.read_text()
+    assert "Not published in this run." in text and "No figures." in text
+    assert report.data_version == data_version([])
+
+
+def test_data_version_ignores_order_and_repeats():
+    assert data_version(SHAS) == data_version(list(reversed(SHAS)) + [SHAS[0]])
+    assert data_version(SHAS) != data_version(SHAS[:2])
