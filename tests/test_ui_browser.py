@@ -1,0 +1,275 @@
+"""The Dagster UI in a real browser: `dagster dev` on a free loopback port, Debian's headless
+Chromium driven by Selenium to the asset graph and an asset page, screenshots, clean shutdown.
+
+Needs /usr/bin/chromium and /usr/bin/chromedriver (`apt-get install chromium chromium-driver`,
+done by .ci/run); skipped without them. Screenshots go to the test's tmp folder and are copied
+to data/screenshots/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import socket
+import time
+import urllib.parse
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import duckdb
+import psutil
+import pytest
+
+from conftest import generate_cohort, warehouse_env
+from dagster_dev import REPO, DagsterDev, is_alive
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOTS = REPO / "data" / "screenshots"
+
+INGEST_ASSET = "raw/toxicity_assessments"
+INGEST_CHECK = "rows_accounted"
+MART_ASSET = "marts/agg_toxicity_rates"
+# Every asset on a path from the ingest asset to the mart (Dagster's selection syntax).
+PATH_SELECTION = f'key:"{INGEST_ASSET}"+ and +key:"{MART_ASSET}"'
+
+# The instance of this test: no telemetry, and no run is ever launched by the daemon (the
+# nightly schedule is RUNNING by default); the UI only reads what the fixture materialized.
+INSTANCE_YAML = """\
+telemetry:
+  enabled: false
+run_queue:
+  max_concurrent_runs: 0
+"""
+
+pytestmark = [
+    # On a developer machine without the browser the module is skipped; in CI (.ci/run installs
+    # it) a missing browser is a failure, never a silent skip.
+    pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()) and not os.environ.get("CI"),
+                       reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"),
+    pytest.mark.timeout(420),
+]
+
+# CSS-module class names carry a build hash; match on their stable prefix.
+NODE_NAMES_JS = """
+return Array.from(document.querySelectorAll('[class*="AssetNode_assetName"]')).map(e => {
+  const t = e.querySelector('[title]');
+  return (t ? t.getAttribute('title') : e.textContent).trim();
+});
+"""
+EDGES_JS = "return document.querySelectorAll('svg path[marker-end]').length;"
+
+
+def _label_matches(label: str, name: str) -> bool:
+    """A node label is the name, or the name middle-truncated with an ellipsis."""
+    if "…" not in label:
+        return label == name
+    head, tail = label.split("…", 1)
+    return name.startswith(head) and name.endswith(tail) and len(head) + len(tail) < len(name)
+
+
+def _ingest_in_process(root: Path) -> tuple[int, str]:
+    """Materialize every ingest asset (and its check) into the instance under root."""
+    from dagster_project.run import run_pipeline
+
+    saved = dict(os.environ)
+    buffer = io.StringIO()
+    try:
+        os.environ.update(warehouse_env(root))
+        with redirect_stdout(buffer):
+            code = run_pipeline(selection="kind:pandera")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return code, buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory):
+    """A materialized small cohort and `dagster dev` serving it; stopped with its whole group."""
+    root = tmp_path_factory.mktemp("ui")
+    timings: dict[str, float] = {}
+    t0 = time.monotonic()
+    generate_cohort("scale", root, subjects=20)
+    home = root / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    env = warehouse_env(root)
+    # The landing-folder sensor (RUNNING by default) would queue a refresh for the deliveries
+    # loaded below, and the UI would then show every asset and check "in progress": the server
+    # watches an empty landing folder instead.
+    env["WAREHOUSE_LANDING_DIR"] = str(root / "landing_watched_by_ui")
+    (root / "landing_watched_by_ui").mkdir()
+    timings["cohort"] = time.monotonic() - t0
+
+    dev = DagsterDev(env, root / "dagster_dev.log").start()
+    try:
+        t1 = time.monotonic()
+        code, output = _ingest_in_process(root)  # while the server loads the definitions
+        timings["ingest"] = time.monotonic() - t1
+        assert code == 0, output[-3000:]
+        timings["server_ready"] = dev.wait_ready(timeout=240)
+        dev.graphql("mutation { setNuxSeen }")  # no "Join the Dagster community" dialog
+        shots = root / "screenshots"
+        shots.mkdir()
+        yield dev, root, shots, timings
+    finally:
+        report = dev.stop(grace=30)
+        print(f"\ntimings (s): {timings}; dagster dev stop: {report}")
+    assert not report["left"], f"processes left after stopping dagster dev: {report['left']}"
+    assert not [p for p in dev.processes() if is_alive(p)]
+
+
+@pytest.fixture(scope="module")
+def browser(ui):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    _, root, _, _ = ui
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1920,1080", f"--user-data-dir={root / 'chromium_profile'}"):
+        options.add_argument(arg)
+    service = Service(executable_path=str(CHROMEDRIVER), log_output=str(root / "chromedriver.log"))
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.set_page_load_timeout(60)
+    driver_proc = psutil.Process(service.process.pid)
+    try:
+        yield driver
+    finally:
+        spawned = [driver_proc, *driver_proc.children(recursive=True)]  # chromedriver, chromium and its helpers
+        driver.quit()
+        _, alive = psutil.wait_procs(spawned, timeout=15)
+        for proc in alive:
+            proc.kill()
+        _, alive = psutil.wait_procs(alive, timeout=5)
+        left = [p for p in alive if is_alive(p)]  # a zombie has exited, only not been reaped yet
+        assert not left, f"browser processes left behind: {left}"
+
+
+def _wait(driver, condition, timeout: float, what: str, page_dump: Path):
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.5).until(lambda d: condition(d))
+    except TimeoutException:
+        page_dump.write_text(driver.page_source)
+        driver.save_screenshot(str(page_dump.with_suffix(".png")))
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}; page saved to {page_dump}") from None
+
+
+def _shot(driver, shots: Path, name: str) -> Path:
+    path = shots / name
+    assert driver.save_screenshot(str(path)), f"screenshot {name} not saved"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, SCREENSHOTS / name)
+    return path
+
+
+def test_webserver_listens_on_loopback_only(ui):
+    dev, _, _, _ = ui
+    listening = dev.listening()
+    assert (dev.url.split("//")[1].split(":")[0], dev.port) in {(ip, port) for _, ip, port in listening}
+    assert all(ip in ("127.0.0.1", "::1") for _, ip, _ in listening), listening  # code servers use unix sockets
+    others = [a.address for addrs in psutil.net_if_addrs().values() for a in addrs
+              if a.family == socket.AF_INET and not a.address.startswith("127.")]
+    for address in others:
+        with pytest.raises(OSError):
+            socket.create_connection((address, dev.port), timeout=3).close()
+
+
+def test_asset_graph_shows_lineage_from_ingest_to_mart(ui, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    dev, _, shots, timings = ui
+    t0 = time.monotonic()
+    # The global asset graph ("Lineage" in the navigation), filtered to every path from the
+    # ingest asset to the mart: /asset-groups~<selection>.
+    browser.get(f"{dev.url}/asset-groups~" + urllib.parse.quote(PATH_SELECTION, safe=""))
+    _wait(browser, lambda d: all(g in d.find_element("tag name", "body").text for g in ("ingest_clinical", "staging", "marts")),
+          120, "the groups of the selection in the asset graph", shots / "graph_timeout.html")
+    body = browser.find_element("tag name", "body").text
+    assert "Global asset lineage" in body and PATH_SELECTION in body  # the filter box holds the selection
+    for button in browser.find_elements("xpath", "//input[@placeholder='Jump to…']/following::button[1]"):
+        button.click()  # hide the asset tree beside the graph: more room, full-size nodes
+    time.sleep(1)
+    if not browser.execute_script(NODE_NAMES_JS):  # groups start collapsed: ⌥E expands them all
+        ActionChains(browser).key_down(Keys.ALT).send_keys("e").key_up(Keys.ALT).perform()
+    expected = ["toxicity_assessments", "stg_clinical__toxicity_assessments", "fct_subject_endpoints", "agg_toxicity_rates"]
+    names = _wait(browser, lambda d: (n := d.execute_script(NODE_NAMES_JS)) and all(
+        any(_label_matches(label, e) for label in n) for e in expected) and n,
+        60, f"asset nodes {expected}", shots / "graph_timeout.html")
+    assert len(names) == len(expected), names  # nothing but the path is selected
+    edges = browser.execute_script(EDGES_JS)
+    assert edges >= len(expected) - 1, f"{edges} edges drawn between {names}"
+    time.sleep(1)  # let the fit-to-screen animation settle
+    _shot(browser, shots, "asset_graph_lineage.png")
+
+    # The mart's own lineage tab, everything upstream: the ingest group with its assets.
+    browser.get(f"{dev.url}/assets/{MART_ASSET}?view=lineage&lineageScope=upstream&lineageDepth=10")
+    upstream = ["agg_toxicity_rates", "toxicity_assessments", "subjects"]  # the mart, two ingest assets
+    names = _wait(browser, lambda d: (n := d.execute_script(NODE_NAMES_JS)) and all(
+        any(_label_matches(label, e) for label in n) for e in upstream) and n,
+        120, f"the upstream lineage graph with {upstream}", shots / "upstream_timeout.html")
+    assert len(names) > len(expected), names
+    assert "ingest_clinical" in browser.find_element("tag name", "body").text
+    zoom_out = browser.find_elements("xpath", "//button[.//*[@aria-label='zoom_out']]")
+    if zoom_out:  # the graph opens centred on the mart; one step out shows the ingest group too
+        zoom_out[0].click()
+    time.sleep(1)
+    _shot(browser, shots, "agg_toxicity_rates_upstream.png")
+    timings["browser_lineage"] = time.monotonic() - t0
+
+
+def test_asset_page_shows_checks_and_metadata(ui, browser):
+    from dagster_project.defs.ingest.assets import accounting
+
+    dev, root, shots, timings = ui
+    t0 = time.monotonic()
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute('select count(*) from raw."toxicity_assessments"').fetchone()[0]
+        totals = accounting(con, "toxicity_assessments")
+    assert rows > 0 and totals["delivered"] > 0
+
+    # Overview: the latest materialization's metadata table and the row count.
+    browser.get(f"{dev.url}/assets/{INGEST_ASSET}")
+    xpath_keys = "//table[thead//td[normalize-space(.)='Key']]/tbody/tr/td[1]"
+    keys = _wait(browser, lambda d: (k := {e.text.strip() for e in d.find_elements("xpath", xpath_keys)})
+                 and {"new_deliveries", "total_delivered", "deliveries"} <= k and k,
+                 90, "the materialization metadata table", shots / "overview_timeout.html")
+    assert {"new_rows_accepted", "total_accepted", "total_quarantined"} <= keys, keys
+    row_count_xpath = "//span[normalize-space(.)='Row count']/following-sibling::*[1]"
+    _wait(browser, lambda d: (r := d.find_elements("xpath", row_count_xpath)) and r[0].text.replace(",", "").strip() == str(rows),
+          30, f"Row count {rows} (dagster/row_count)", shots / "overview_timeout.html")
+    _shot(browser, shots, "toxicity_assessments_overview.png")
+    table = browser.find_element("xpath", "//table[thead//td[normalize-space(.)='Key']]")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", table)
+    time.sleep(0.5)
+    assert table.is_displayed()
+    _shot(browser, shots, "toxicity_assessments_metadata.png")
+
+    # Checks tab: the blocking check listed, its latest evaluation passed, with its counts.
+    browser.get(f"{dev.url}/assets/{INGEST_ASSET}?" + urllib.parse.urlencode({"view": "checks", "checkDetail": INGEST_CHECK}))
+    status_xpath = f"//div[@title='{INGEST_CHECK}']/following-sibling::span"
+    _wait(browser, lambda d: (s := d.find_elements("xpath", status_xpath)) and s[0].text.strip() == "Succeeded",
+          90, f"check {INGEST_CHECK} listed as Succeeded", shots / "checks_timeout.html")
+    # The detail pane of the check: its latest evaluation and the counts it carries as metadata.
+    result_xpath = "//span[normalize-space(.)='Evaluation result']/following-sibling::div"
+    _wait(browser, lambda d: (r := d.find_elements("xpath", result_xpath)) and r[0].text.strip() == "Passed",
+          30, "evaluation result Passed", shots / "checks_timeout.html")
+    body = browser.find_element("tag name", "body").text
+    assert re.search(r"Checks \(\d+\)", body) and "This is a blocking asset check." in body
+    cells_xpath = "//table[contains(@class, 'MetadataEntry_structuredContentTable')]//tr[td]"
+    expected = {k: str(v) for k, v in totals.items()}
+    shown = _wait(browser, lambda d: (t := {c.find_element("xpath", "td[1]").text: c.find_element("xpath", "td[2]").text
+                                            for c in d.find_elements("xpath", cells_xpath)}) == expected and t,
+                  30, f"check metadata {expected}", shots / "checks_timeout.html")
+    assert shown["delivered"] == str(int(shown["accepted"]) + int(shown["quarantined"]))
+    _shot(browser, shots, "toxicity_assessments_checks.png")
+    timings["browser_asset_page"] = time.monotonic() - t0
