@@ -61,7 +61,9 @@ def test_new_delivery_run_loads_only_it_and_refreshes_marts(small_warehouse):
     template = sorted(landing.iterdir())[0]
     header, first_row = template.read_text().splitlines()[:2]
     cells = first_row.split(",")
-    cells[header.split(",").index("collected_at")] = "2030-01-01T08:00:00"
+    column = header.split(",").index("collected_at")
+    late_time = cells[column][:10] + "T23:59:00"  # same day as a delivered sample, a new time
+    cells[column] = late_time
     (landing / "2030-01-01_late.csv").write_text(header + "\n" + ",".join(cells) + "\n")
 
     job = defs().resolve_job_def("warehouse_refresh")
@@ -78,6 +80,7 @@ def test_new_delivery_run_loads_only_it_and_refreshes_marts(small_warehouse):
     assert "marts/fct_biomarker_results" in materialized
     with duckdb.connect(os.environ["WAREHOUSE_SERVING_DB_PATH"], read_only=True) as con:
         late = con.execute(
-            "select count(*) from marts.fct_biomarker_results where collected_at = timestamp '2030-01-01 08:00:00'"
+            "select count(*) from marts.fct_biomarker_results where collected_at = cast(? as timestamp)",
+            [late_time.replace("T", " ")],
         ).fetchone()[0]
     assert late == 1
