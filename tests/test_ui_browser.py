@@ -206,7 +206,9 @@ def test_asset_graph_shows_lineage_from_ingest_to_mart(ui, browser):
         any(_label_matches(label, e) for label in n) for e in expected) and n,
         60, f"asset nodes {expected}", shots / "graph_timeout.html")
     assert len(names) == len(expected), names  # nothing but the path is selected
-    edges = browser.execute_script(EDGES_JS)
+    # Edges are drawn after the nodes (layout animation): wait for all of them.
+    edges = _wait(browser, lambda d: (e := d.execute_script(EDGES_JS)) >= len(expected) - 1 and e,
+                  30, f"{len(expected) - 1} edges between {names}", shots / "edges_timeout.html")
     assert edges >= len(expected) - 1, f"{edges} edges drawn between {names}"
     time.sleep(1)  # let the fit-to-screen animation settle
     _shot(browser, shots, "asset_graph_lineage.png")
