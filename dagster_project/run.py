@@ -2,17 +2,54 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from dagster_project.settings import apply_defaults, path
 from dagster_project.summary import print_summary
 
 
+# How long a run waits for another process to release the warehouse file before giving up.
+LOCK_ATTEMPTS = 6
+LOCK_RETRY_SECONDS = 2.0
+
+
+def warehouse_lock_error(db_path: Path) -> str | None:
+    """None when the warehouse file can be opened for writing (retrying while another process
+    holds it); else DuckDB's reason. Opening also replays a WAL left by a killed writer."""
+    if not db_path.exists():
+        return None
+    for attempt in range(LOCK_ATTEMPTS):
+        try:
+            duckdb.connect(str(db_path)).close()
+            return None
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            reason = str(exc)
+            if attempt < LOCK_ATTEMPTS - 1:
+                print(f"warehouse file {db_path} is in use by another process; retrying in {LOCK_RETRY_SECONDS:g} s",
+                      file=sys.stderr)
+                time.sleep(LOCK_RETRY_SECONDS)
+    return reason
+
+
 def run_pipeline(selection: str | None = None) -> int:
     """Materialize every asset (or a selection); 0 when all steps and blocking checks passed."""
     apply_defaults()
+    db_path = path("WAREHOUSE_DB_PATH")
+    locked = warehouse_lock_error(db_path)
+    if locked:
+        print(
+            f"\nRUN FAILED\n  the warehouse file {db_path} is held by another process "
+            f"(still after {LOCK_ATTEMPTS} attempts over {(LOCK_ATTEMPTS - 1) * LOCK_RETRY_SECONDS:g} s); "
+            f"close that connection and run again.\n  DuckDB: {locked}"
+        )
+        return 1
     from dagster_project.definitions import defs
 
     definitions = defs()
@@ -31,7 +68,10 @@ def run_pipeline(selection: str | None = None) -> int:
         and e.asset_check_evaluation_data.severity == dg.AssetCheckSeverity.ERROR
     ]
     serving = path("WAREHOUSE_SERVING_DB_PATH")
-    print_summary(Path(path("WAREHOUSE_DB_PATH")), serving, run_id=result.run_id)
+    try:
+        print_summary(db_path, serving, run_id=result.run_id)
+    except duckdb.IOException as exc:  # e.g. another process took the warehouse file meanwhile
+        print(f"\nno summary: {exc}")
     if failed_steps or failed_checks or not result.success:
         print("\nRUN FAILED")
         for step in failed_steps:
