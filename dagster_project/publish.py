@@ -19,8 +19,10 @@ PUBLISHED_SCHEMAS = ("marts", "analysis", "audit")
 def publish(warehouse_path: Path, serving_path: Path, run_id: str) -> dict[str, int]:
     """Copy the published schemas into a fresh file and swap it in; return rows per table."""
     serving_path.parent.mkdir(parents=True, exist_ok=True)
+    # Temp files of publishes that were killed before their rename: never read, safe to remove.
+    for stale in serving_path.parent.glob(f".{serving_path.name}.*.tmp*"):
+        stale.unlink(missing_ok=True)
     tmp = serving_path.with_name(f".{serving_path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
     counts: dict[str, int] = {}
     try:
         with duckdb.connect(str(tmp)) as con:

@@ -13,8 +13,10 @@ import pandas as pd
 
 
 def read_table(db_path: str | Path, relation: str, columns: str = "*") -> pd.DataFrame:
+    """The table's rows in a fixed order, so floating-point sums downstream (LOESS, t-tests)
+    come out bit-identical from run to run."""
     with duckdb.connect(str(db_path), read_only=True) as con:
-        return con.execute(f"select {columns} from {relation}").df()
+        return con.execute(f"select {columns} from {relation} order by all").df()
 
 
 def replace_tables(db_path: str | Path, schema: str, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
