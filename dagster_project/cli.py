@@ -2,6 +2,7 @@
 
     warehouse synth --profile park2023 [--seed N] [--subjects N] --out DIR
     warehouse run                 materialize the whole asset graph once, in-process
+    warehouse bench --subjects N[,N...] [--incremental]   time the pipeline against the DuckDB floor
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ def _run(args: argparse.Namespace) -> int:
     return run_pipeline(selection=args.select)
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from dagster_project import bench
+
+    return bench.run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     apply_defaults()
     parser = argparse.ArgumentParser(prog="warehouse", description=__doc__.splitlines()[0])
@@ -47,6 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="materialize every asset once, in-process, and print a summary")
     run.add_argument("--select", default=None, help="Dagster asset selection (default: everything)")
     run.set_defaults(func=_run)
+
+    bench = sub.add_parser("bench", help="time the whole pipeline on a scale cohort against the DuckDB floor")
+    from dagster_project.bench import add_arguments
+
+    add_arguments(bench)
+    bench.set_defaults(func=_bench)
 
     args = parser.parse_args(argv)
     return args.func(args)

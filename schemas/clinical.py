@@ -14,6 +14,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from schemas import checks  # noqa: F401  (registers the custom checks)
+from schemas.dtypes import Text
 
 SUBJECT_ID_PATTERN = r"^[A-Za-z0-9_-]{2,40}$"
 
@@ -52,16 +53,16 @@ class _Contract(pa.DataFrameModel):
 
 
 class Subjects(_Contract):
-    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
-    site_id: Series[str]
-    enrolled_on: Series[str] = pa.Field(iso_date=(), not_in_future=())
+    subject_id: Series[Text] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
+    site_id: Series[Text]
+    enrolled_on: Series[Text] = pa.Field(iso_date=(), not_in_future=())
     age_years: Series[pd.Int64Dtype] = pa.Field(ge=18, le=100)
-    sex: Series[str] = pa.Field(isin=list(SEXES))
+    sex: Series[Text] = pa.Field(isin=list(SEXES))
     weight_kg: Optional[Series[float]] = pa.Field(ge=30, le=250, nullable=True)
-    disease: Series[str] = pa.Field(isin=list(DISEASES))
-    car_t_product: Series[str] = pa.Field(isin=list(CAR_T_PRODUCTS), nullable=True)
-    infused_on: Series[str] = pa.Field(iso_date=(), nullable=True)
-    not_infused_reason: Optional[Series[str]] = pa.Field(nullable=True)
+    disease: Series[Text] = pa.Field(isin=list(DISEASES))
+    car_t_product: Series[Text] = pa.Field(isin=list(CAR_T_PRODUCTS), nullable=True)
+    infused_on: Series[Text] = pa.Field(iso_date=(), nullable=True)
+    not_infused_reason: Optional[Series[Text]] = pa.Field(nullable=True)
 
     @pa.dataframe_check(name="infused_not_before_enrolled")
     def infused_not_before_enrolled(cls, df: pd.DataFrame) -> pd.Series:
@@ -74,54 +75,54 @@ class Subjects(_Contract):
 
 
 class Vitals(_Contract):
-    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
-    recorded_at: Series[str] = pa.Field(iso_datetime=(), not_in_future=())
+    subject_id: Series[Text] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
+    recorded_at: Series[Text] = pa.Field(iso_datetime=(), not_in_future=())
     temperature_c: Series[float] = pa.Field(ge=30, le=45, nullable=True)
     systolic_bp_mmhg: Series[pd.Int64Dtype] = pa.Field(ge=30, le=260, nullable=True)
-    vasopressors: Series[str] = pa.Field(agent_list={"allowed": VASOPRESSORS}, nullable=True)
-    o2_device: Series[str] = pa.Field(isin=list(O2_DEVICES), nullable=True)
+    vasopressors: Series[Text] = pa.Field(agent_list={"allowed": VASOPRESSORS}, nullable=True)
+    o2_device: Series[Text] = pa.Field(isin=list(O2_DEVICES), nullable=True)
     o2_flow_l_min: Optional[Series[float]] = pa.Field(ge=0, le=80, nullable=True)
     spo2_pct: Optional[Series[float]] = pa.Field(ge=50, le=100, nullable=True)
 
 
 class NeuroAssessments(_Contract):
-    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
-    assessed_at: Series[str] = pa.Field(iso_datetime=(), not_in_future=())
+    subject_id: Series[Text] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
+    assessed_at: Series[Text] = pa.Field(iso_datetime=(), not_in_future=())
     ice_score: Series[pd.Int64Dtype] = pa.Field(ge=0, le=10, nullable=True)
-    consciousness: Series[str] = pa.Field(isin=list(CONSCIOUSNESS_LEVELS), nullable=True)
-    seizure: Series[str] = pa.Field(isin=list(SEIZURE_VALUES), nullable=True)
-    motor_weakness: Series[str] = pa.Field(isin=list(MOTOR_WEAKNESS_VALUES), nullable=True)
-    cerebral_edema: Series[str] = pa.Field(isin=list(CEREBRAL_EDEMA_VALUES), nullable=True)
+    consciousness: Series[Text] = pa.Field(isin=list(CONSCIOUSNESS_LEVELS), nullable=True)
+    seizure: Series[Text] = pa.Field(isin=list(SEIZURE_VALUES), nullable=True)
+    motor_weakness: Series[Text] = pa.Field(isin=list(MOTOR_WEAKNESS_VALUES), nullable=True)
+    cerebral_edema: Series[Text] = pa.Field(isin=list(CEREBRAL_EDEMA_VALUES), nullable=True)
 
 
 class ToxicityAssessments(_Contract):
-    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
-    assessed_on: Series[str] = pa.Field(iso_date=(), not_in_future=())
+    subject_id: Series[Text] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
+    assessed_on: Series[Text] = pa.Field(iso_date=(), not_in_future=())
     crs_grade: Series[pd.Int64Dtype] = pa.Field(ge=0, le=5, nullable=True)
     icans_grade: Series[pd.Int64Dtype] = pa.Field(ge=0, le=5, nullable=True)
-    criteria: Series[str] = pa.Field(isin=["ASTCT2019"])
+    criteria: Series[Text] = pa.Field(isin=["ASTCT2019"])
 
 
 class Medications(_Contract):
-    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
-    drug: Series[str] = pa.Field(isin=list(DRUGS))
-    administered_at: Series[str] = pa.Field(iso_datetime=(), not_in_future=())
+    subject_id: Series[Text] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
+    drug: Series[Text] = pa.Field(isin=list(DRUGS))
+    administered_at: Series[Text] = pa.Field(iso_datetime=(), not_in_future=())
     dose: Series[float] = pa.Field(gt=0)
-    dose_unit: Series[str] = pa.Field(isin=list(DOSE_UNITS))
-    route: Series[str] = pa.Field(isin=list(ROUTES))
-    indication: Series[str] = pa.Field(isin=list(INDICATIONS))
+    dose_unit: Series[Text] = pa.Field(isin=list(DOSE_UNITS))
+    route: Series[Text] = pa.Field(isin=list(ROUTES))
+    indication: Series[Text] = pa.Field(isin=list(INDICATIONS))
 
 
 class ResponseAssessments(_Contract):
-    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
-    assessed_on: Series[str] = pa.Field(iso_date=(), not_in_future=())
-    response: Series[str] = pa.Field(isin=list(RESPONSES))
-    criteria: Series[str] = pa.Field(isin=["Lugano2014"])
+    subject_id: Series[Text] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
+    assessed_on: Series[Text] = pa.Field(iso_date=(), not_in_future=())
+    response: Series[Text] = pa.Field(isin=list(RESPONSES))
+    criteria: Series[Text] = pa.Field(isin=["Lugano2014"])
 
 
 class Outcomes(_Contract):
-    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
-    progressed_on: Series[str] = pa.Field(iso_date=(), not_in_future=(), nullable=True)
-    died_on: Series[str] = pa.Field(iso_date=(), not_in_future=(), nullable=True)
-    death_cause: Optional[Series[str]] = pa.Field(nullable=True)
-    last_known_alive_on: Series[str] = pa.Field(iso_date=(), not_in_future=())
+    subject_id: Series[Text] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
+    progressed_on: Series[Text] = pa.Field(iso_date=(), not_in_future=(), nullable=True)
+    died_on: Series[Text] = pa.Field(iso_date=(), not_in_future=(), nullable=True)
+    death_cause: Optional[Series[Text]] = pa.Field(nullable=True)
+    last_known_alive_on: Series[Text] = pa.Field(iso_date=(), not_in_future=())

@@ -8,14 +8,15 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from schemas import checks  # noqa: F401  (registers the custom checks)
+from schemas.dtypes import Text
 from schemas.clinical import SUBJECT_ID_PATTERN
 from schemas.serum import CytokineResults
 
 
 class CsfSamples(pa.DataFrameModel):
-    sample_id: Series[str]
-    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
-    collected_at: Series[str] = pa.Field(iso_datetime=(), not_in_future=())
+    sample_id: Series[Text]
+    subject_id: Series[Text] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
+    collected_at: Series[Text] = pa.Field(iso_datetime=(), not_in_future=())
     wbc_per_ul: Series[float] = pa.Field(ge=0, nullable=True)
     rbc_per_ul: Optional[Series[float]] = pa.Field(ge=0, nullable=True)
     protein_mg_dl: Series[float] = pa.Field(ge=0, nullable=True)

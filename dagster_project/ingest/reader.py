@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,6 +22,7 @@ import pyarrow.parquet as pq
 from schemas.contract import IDENTIFYING_COLUMNS, Source
 
 MISSING_TEXTS = ("", "NA")  # sources.md: empty string and NA mean missing
+TEXT = pd.StringDtype("pyarrow")  # the dtype of every delivered cell in the frame read_delivery returns
 
 
 class DeliveryRejected(Exception):
@@ -159,13 +161,24 @@ def _read_table(path: Path, file_name: str) -> tuple[pa.Table, list[tuple[int, s
     return _read_csv(path, file_name)
 
 
+def _extra_json(frame: pd.DataFrame, extra: list[str]) -> np.ndarray:
+    """Each row's non-contract columns as a JSON object (pandas' `Series.to_json`), written once
+    per distinct combination of their values."""
+    codes = np.column_stack([pd.factorize(frame[c], use_na_sentinel=True)[0] for c in extra])
+    _, first, inverse = np.unique(codes, axis=0, return_index=True, return_inverse=True)
+    distinct = frame[extra].iloc[first].astype(object)
+    distinct = distinct.where(distinct.notna(), None)
+    texts = np.array([row.to_json() for _, row in distinct.iterrows()], dtype=object)
+    return texts[inverse.reshape(-1)]
+
+
 def read_delivery(
     path: Path, file_name: str, source: Source
 ) -> tuple[pd.DataFrame, list[str], list[tuple[int, str]]]:
     """Return (frame, extra_columns, malformed_rows).
 
-    The frame has the contract's columns (missing optional ones as null), `_row_number`, and
-    `_extra` (JSON of non-contract columns). Identifying columns are dropped here, before
+    The frame has the contract's columns as text (string[pyarrow]; missing optional ones as
+    null), `_row_number`, and `_extra` (JSON of non-contract columns). Identifying columns are dropped here, before
     anything else sees them.
     """
     table, malformed = _read_table(path, file_name)
@@ -188,16 +201,12 @@ def read_delivery(
     for name in keep:
         col = pc.if_else(pc.is_in(table[name], pa.array(MISSING_TEXTS)), None, table[name])
         columns[name] = col
-    frame = pa.table(columns).to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
+    # Text cells stay Arrow strings (string[pyarrow]): no Python object per cell.
+    frame = pa.table(columns).to_pandas(types_mapper={pa.string(): TEXT}.get)
     for name in source.columns:
         if name not in frame:
-            frame[name] = pd.Series(pd.NA, index=frame.index, dtype="string")
+            frame[name] = pd.Series(pd.NA, index=frame.index, dtype=TEXT)
     extra = [c for c in keep if c not in source.columns]
-    if extra:
-        frame["_extra"] = frame[extra].astype(object).where(frame[extra].notna(), None).apply(
-            lambda row: row.to_json(), axis=1
-        )
-    else:
-        frame["_extra"] = None
+    frame["_extra"] = _extra_json(frame, extra) if extra else None
     frame["_row_number"] = row_numbers.to_numpy()
     return frame[[*source.columns, "_extra", "_row_number"]], extra, malformed

@@ -16,6 +16,7 @@ from datetime import datetime
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from schemas.contract import Source
 
@@ -110,7 +111,8 @@ def write_delivery(
             select = ", ".join(
                 f'cast("{c}" as {t})' if c in frame.columns else f"cast(null as {t})" for c, t in cols.items()
             )
-            con.register("delivery_rows", frame)
+            # Handed to DuckDB as an Arrow table: text columns are Arrow already (no copy).
+            con.register("delivery_rows", pa.Table.from_pandas(frame, preserve_index=False))
             try:
                 con.execute(f'insert into raw."{source.name}" select {select} from delivery_rows')
             finally:

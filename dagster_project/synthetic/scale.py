@@ -112,6 +112,18 @@ def generate(out_dir: Path, seed: int, subjects: int | None = None) -> dict:
     }
 
 
+def add_delivery(out_dir: Path, seed: int, start: int, subjects: int) -> dict[str, int]:
+    """One more delivery per source with `subjects` new subjects numbered after `start` (the
+    cohort's size), as the next chunk would be: new file names, a later delivery date. Used by
+    `warehouse bench --incremental` (a follow-up delivery after a full run). Rows per source."""
+    if subjects < 1:
+        raise ValueError("subjects must be >= 1")
+    k = -(-start // CHUNK)  # the chunk index after the cohort's last chunk
+    totals: Counter = Counter()
+    _chunk(LandingWriter(Path(out_dir)), np.random.default_rng([seed, k]), k, start, subjects, totals, [])
+    return dict(sorted(totals.items()))
+
+
 def _chunk(w: LandingWriter, rng: np.random.Generator, k: int, start: int, m: int,
            totals: Counter, identifying: list[str]) -> dict:
     dd = date(2023, 3, 1) + timedelta(days=k)          # delivery date of this chunk
@@ -271,6 +283,7 @@ def _chunk(w: LandingWriter, rng: np.random.Generator, k: int, start: int, m: in
                     np.maximum(prog, 40) + rng.integers(30, 400, ni), -1)
     died = np.where(inf_day + died > cut, -1, died)
     alive = np.where(died >= 0, died, cut - inf_day - rng.integers(0, 60, ni))
+    alive = np.maximum(alive, prog)  # last known alive is never before a recorded progression
     put("outcomes", {
         "subject_id": sid,
         "progressed_on": np.where(prog >= 0, _dstr(inf_day + np.maximum(prog, 0)), ""),
