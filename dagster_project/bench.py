@@ -541,7 +541,7 @@ def bench_size(subjects: int, base: Path, seed: int, incremental: bool, keep: bo
                selection: str | None = None, skip_checks: list[str] | None = None, echo=print) -> SizeFigures:
     root = base / f"n{subjects}"
     root.mkdir(parents=True, exist_ok=True)
-    echo(f"[bench] {subjects:,} subjects: generating the scale cohort under {root} (not timed)")
+    echo(f"[bench] {subjects:,} subjects: the scale cohort under {root} (generated unless kept; not timed)")
     truth = prepare_cohort(root, subjects, seed)
     expected_rows = sum(truth.get("row_counts", {}).values())
     files, size = landing_size(root / "landing")

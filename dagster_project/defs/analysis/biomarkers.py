@@ -61,7 +61,9 @@ def cytokine_curves_asset(settings: WarehouseSettings) -> dg.MaterializeResult:
     "Wilcoxon test (Fong et al. 2018, robustrank pm.wilcox.test SR-MW, two-sided).",
 )
 def csf_pre_post_asset(settings: WarehouseSettings) -> dg.MaterializeResult:
-    results = read_table(settings.db_path, "marts.fct_biomarker_results")
+    # Only CSF rows enter the analysis (select_pre_post keeps specimen 'csf'): read those alone,
+    # not the whole mart (17 GiB of pandas at 10,000 subjects).
+    results = read_table(settings.db_path, "marts.fct_biomarker_results", where="specimen = 'csf'")
     summary = csf_pre_post(results)
     replace_tables(settings.db_path, "analysis", {"csf_pre_post": summary})
     selection = select_pre_post(results)
