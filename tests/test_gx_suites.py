@@ -271,16 +271,34 @@ def test_unit_is_the_harmonized_one_of_its_specimen():
     assert [(o.kind, o.target) for o in result.failed] == [("category", "unit")]
 
 
-def test_large_table_is_validated_as_categoricals_with_the_same_verdict():
-    """Above 1000 rows, repeated text columns become categoricals inside the runner."""
-    from dagster_project.quality.gx_runner import compact
+def test_warehouse_table_is_validated_in_duckdb_and_the_file_is_released(tmp_path):
+    """The production path: the suite runs as queries on a table of the warehouse file (nothing is
+    loaded into Python), failures name the rows' rule, and every connection GX opened is closed,
+    so the pipeline can write the file again at once."""
+    import duckdb
 
+    db_path = tmp_path / "warehouse.duckdb"
     base = VALID["marts.fct_biomarker_results"]
     big = pd.concat([base] * 300, ignore_index=True)
     big["measurement_id"] = [f"m{i}" for i in range(len(big))]
-    assert str(compact(big)["unit"].dtype) == "category" and compact(big)["measurement_id"].dtype == object
-    assert run_suite("big", S.fct_biomarker_results(COHORT), big).success
-    big.loc[5, "censoring"] = "unknown"
-    big.loc[7, "specimen"] = None
-    result = run_suite("big", S.fct_biomarker_results(COHORT), big)
-    assert {(o.kind, o.target) for o in result.failed} == {("category", "censoring"), ("not_null", "specimen")}
+    with duckdb.connect(str(db_path)) as con:
+        con.execute("create schema marts")
+        con.register("big", big)
+        con.execute("create table marts.fct_biomarker_results as select * from big")
+    ok = run_suite("marts__fct_biomarker_results", S.fct_biomarker_results(COHORT), "marts.fct_biomarker_results", db_path)
+    assert ok.success and ok.n_rows == len(big)
+    with duckdb.connect(str(db_path)) as con:  # a writer: fails if GX still holds the file
+        con.execute("update marts.fct_biomarker_results set censoring = 'unknown' where measurement_id = 'm5'")
+        con.execute("update marts.fct_biomarker_results set specimen = null where measurement_id = 'm7'")
+        con.execute("update marts.fct_biomarker_results set delivery_sha256 = 'abc' where measurement_id = 'm9'")
+    bad = run_suite("marts__fct_biomarker_results", S.fct_biomarker_results(COHORT), "marts.fct_biomarker_results", db_path)
+    assert {(o.kind, o.target) for o in bad.failed} == {
+        ("category", "censoring"), ("not_null", "specimen"), ("category", "delivery_sha256")}
+    assert "1 of" in next(o for o in bad.failed if o.target == "censoring").observed
+    with duckdb.connect(str(db_path)) as con:
+        con.execute("drop table marts.fct_biomarker_results")
+
+
+def test_a_relation_without_its_warehouse_file_is_refused():
+    with pytest.raises(ValueError, match="needs db_path"):
+        run_suite("x", S.agg_consort(COHORT), "marts.agg_consort")

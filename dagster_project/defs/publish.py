@@ -25,7 +25,7 @@ _published_dbt_keys = [k for k in warehouse_dbt_models.keys if k.path[0] in PUBL
     ),
 )
 def serving_warehouse(context: dg.AssetExecutionContext, settings: WarehouseSettings) -> dg.MaterializeResult:
-    counts = publish(Path(settings.db_path), Path(settings.serving_db_path), context.run_id)
+    counts = publish(Path(settings.db_path), Path(settings.serving_db_path), context.run.run_id)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(settings.serving_db_path),

@@ -37,7 +37,7 @@ def html_report(context: dg.AssetExecutionContext, settings: WarehouseSettings) 
         serving_path=settings.serving_db_path,
         figures_dir=figures_dir(settings.db_path),
         out_path=report_path(settings.db_path),
-        run_id=context.run_id,
+        run_id=context.run.run_id,
     )
     return dg.MaterializeResult(
         metadata={

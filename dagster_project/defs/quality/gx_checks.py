@@ -1,8 +1,8 @@
 """The Great Expectations suites of schemas/gx_suites.py as blocking Dagster asset checks.
 
-One check per table (marts and analysis). Each reads its table and marts.dim_subjects (the
-cohort the row counts depend on) from the warehouse, read-only, runs the suite and updates the
-Data Docs under <data dir>/docs/. Blocking: a failed suite keeps every asset downstream of the
+One check per table (marts and analysis). Each reads marts.dim_subjects (the cohort the row
+counts depend on) from the warehouse, read-only, runs the suite as queries in DuckDB (the table
+is never loaded into Python) and updates the Data Docs under <data dir>/docs/. Blocking: a failed suite keeps every asset downstream of the
 table from running in that run, so serving/warehouse is not published and analysts keep the
 previous, checked copy.
 """
@@ -52,8 +52,8 @@ def gx_check(table: str) -> dg.AssetChecksDefinition:
         cohort = Cohort.from_dim_subjects(
             read_table(settings.db_path, "marts.dim_subjects", "subject_id, disease, car_t_product, is_infused")
         )
-        frame = read_table(settings.db_path, f'"{schema}"."{name}"')
-        result = run_suite(suite_name(table), SUITES[table](cohort), frame, settings.db_path, run_name=context.run.run_id)
+        result = run_suite(suite_name(table), SUITES[table](cohort), f'"{schema}"."{name}"', settings.db_path,
+                           run_name=context.run.run_id)
         metadata: dict[str, dg.MetadataValue] = {
             "suite": dg.MetadataValue.text(result.suite),
             "rows": dg.MetadataValue.int(result.n_rows),
