@@ -6,19 +6,33 @@ connection so nothing holds the file between steps.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 
-def read_table(db_path: str | Path, relation: str, columns: str = "*", where: str | None = None) -> pd.DataFrame:
+def read_table(
+    db_path: str | Path,
+    relation: str,
+    columns: str = "*",
+    where: str | None = None,
+    subject_ids: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """The table's rows in a fixed order, so floating-point sums downstream (LOESS, t-tests)
-    come out bit-identical from run to run. `where` filters in DuckDB, so that a step needing a
-    few rows of a mart of millions does not load them all."""
-    condition = f" where {where}" if where else ""
+    come out bit-identical from run to run. `where` and `subject_ids` (only these subjects'
+    rows) filter in DuckDB, so that a step needing a few rows of a mart of millions does not
+    load them all."""
+    conditions, params = [], []
+    if where:
+        conditions.append(f"({where})")
+    if subject_ids is not None:
+        conditions.append("subject_id in (select unnest(?::varchar[]))")
+        params.append([str(s) for s in subject_ids])
+    condition = f" where {' and '.join(conditions)}" if conditions else ""
     with duckdb.connect(str(db_path), read_only=True) as con:
-        return con.execute(f"select {columns} from {relation}{condition} order by all").df()
+        return con.execute(f"select {columns} from {relation}{condition} order by all", params).df()
 
 
 def replace_tables(db_path: str | Path, schema: str, tables: dict[str, pd.DataFrame]) -> dict[str, int]:

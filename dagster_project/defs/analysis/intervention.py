@@ -94,16 +94,20 @@ def _md(frame: pd.DataFrame) -> dg.MetadataValue:
 def intervention_tables(settings: WarehouseSettings):
     llns = ctcae_lln()
     medications = read_table(settings.db_path, "staging.stg_clinical__medications")
+    courses = anakinra_courses(medications)
+    # only the subjects with a course: a few rows of marts of millions, filtered in DuckDB
+    with_course = courses["subject_id"].tolist()
     vitals = read_table(
-        settings.db_path, "staging.stg_clinical__vitals", "subject_id, recorded_at, study_day, temperature_c"
+        settings.db_path, "staging.stg_clinical__vitals", "subject_id, recorded_at, study_day, temperature_c",
+        subject_ids=with_course,
     )
     results = read_table(
         settings.db_path,
         "marts.fct_biomarker_results",
         "measurement_id, subject_id, specimen, analyte, sample_id, collected_at, study_day, analysis_value, "
         "unit, censoring, substitution_rule",
+        subject_ids=with_course,
     )
-    courses = anakinra_courses(medications)
     windows = intervention_windows(courses, vitals, results)
     tests = intervention_tests(windows)
     grades = intervention_lab_grades(courses, results, lln_anc=llns["ANC"], lln_plt=llns["PLT"])
@@ -160,9 +164,9 @@ def intervention_figures(settings: WarehouseSettings) -> dg.MaterializeResult:
         return dg.MaterializeResult(metadata={"figures": 0, "note": NO_COURSE + " No figures were drawn."})
     tests = read_table(settings.db_path, "analysis.intervention_tests")
     grades = read_table(settings.db_path, "analysis.intervention_lab_grades")
-    daily = read_table(settings.db_path, "marts.fct_toxicity_daily")
-    endpoints = read_table(settings.db_path, "marts.fct_subject_endpoints")
     subjects = sorted(windows["subject_id"].unique())
+    daily = read_table(settings.db_path, "marts.fct_toxicity_daily", subject_ids=subjects)
+    endpoints = read_table(settings.db_path, "marts.fct_subject_endpoints", subject_ids=subjects)
     folder = figures_dir(settings.db_path)
     missing = windows[windows["status"] != "paired"]
     gaps = f" {len(missing)} subject x measure rows without a pair (see status)." if len(missing) else ""
