@@ -56,9 +56,16 @@ def _row_counts(db_path: str, keys: list[dg.AssetKey]) -> dict[dg.AssetKey, int]
     return counts
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=translator)
+# dbt `unit_tests:` check the models' logic on fixed inputs, not the data: they run in the test
+# suite (tests/test_dbt_unit_tests.py), not on every load, as dbt's docs advise.
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    exclude="resource_type:unit_test",
+)
 def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: WarehouseSettings):
-    """Build every selected model, seed and test in dependency order (dbt build)."""
+    """Build every selected model and seed and run their data tests in dependency order (dbt build)."""
     events = list(dbt.cli(["build"], context=context).stream())
     outputs = [e for e in events if isinstance(e, dg.Output)]
     counts = _row_counts(settings.db_path, [context.asset_key_for_output(o.output_name) for o in outputs])
