@@ -137,6 +137,13 @@ def one_of(column: str, values: Iterable, where: Condition | None = None) -> Exp
     )
 
 
+def members(column: str, values: Iterable) -> Expectation:
+    """Every value is one of `values`, a long list (the cohort's subject ids): checked on the
+    column's distinct values, one `select distinct` instead of an IN list of thousands of
+    literals per row (13 s at 10,000 subjects; this way well under 1 s)."""
+    return gxe.ExpectColumnDistinctValuesToBeInSet(column=column, value_set=list(values), meta={"kind": "category"})
+
+
 def pairs_in(column_a: str, column_b: str, pairs: Iterable[tuple]) -> Expectation:
     """Each row's (a, b) is one of the allowed pairs. (No row condition: GX 1.24's pandas engine
     does not apply one to column-pair expectations.)"""
@@ -211,7 +218,7 @@ def fct_toxicity_daily(cohort: Cohort) -> list[Expectation]:
         unique("subject_id", "study_day"),
         # every day of the grid for every infused subject, no one else
         rows(len(cohort.infused) * (last - first + 1)),
-        one_of("subject_id", cohort.infused),
+        members("subject_id", cohort.infused),
         between("study_day", first, last),
         *(between(c, *GRADES) for c in ("crs_grade", "icans_grade", "crs_grade_derived", "icans_grade_derived")),
         between("tmax_c", 30, 45),  # the vitals contract's ranges (schemas.clinical.Vitals)
@@ -236,7 +243,7 @@ def fct_subject_endpoints(cohort: Cohort) -> list[Expectation]:
                   "steroid_dex_equiv_mg_total", "anakinra_doses_total", "best_response_d100"),
         unique("subject_id"),
         rows(len(cohort.infused)),  # one row per infused subject
-        one_of("subject_id", cohort.infused),
+        members("subject_id", cohort.infused),
         one_of("car_t_product", CAR_T_PRODUCTS),
         one_of("disease", DISEASES),
         *(between(c, *GRADES) for c in ("crs_max_grade", "icans_max_grade", "crs_max_grade_derived",
@@ -299,7 +306,7 @@ def fct_cytokine_kinetics(cohort: Cohort) -> list[Expectation]:
         *not_null("subject_id", "specimen", "analyte", "n_samples", "n_censored"),
         unique("subject_id", "specimen", "analyte"),
         rows_between(0, len(cohort.infused) * len(SPECIMENS) * len(ALL_ANALYTES)),
-        one_of("subject_id", cohort.infused),  # subjects not infused have no study day, no row
+        members("subject_id", cohort.infused),  # subjects not infused have no study day, no row
         one_of("specimen", SPECIMENS),
         between("peak_day", 0, 28),
         between("baseline_value", 0, None),
@@ -320,7 +327,7 @@ def fct_toxicity_concordance(cohort: Cohort) -> list[Expectation]:
         *not_null("subject_id", "study_day", "toxicity", "adjudicated_grade", "derived_grade"),
         unique("subject_id", "study_day", "toxicity"),
         rows_between(0, len(cohort.infused) * (last - first + 1) * len(TOXICITIES)),
-        one_of("subject_id", cohort.infused),
+        members("subject_id", cohort.infused),
         between("study_day", first, last),
         one_of("toxicity", TOXICITIES),
         between("adjudicated_grade", *GRADES),
