@@ -99,6 +99,25 @@ def test_too_small_group_is_reported_not_dropped():
     assert set(out["group"]) == set(GROUPS)
 
 
+def test_group_above_the_ceiling_is_reported_too_large_and_the_others_still_fit():
+    res = _cohort()  # 66 samples in `all`, 22 in each ICANS group
+    ep = _endpoints({"A": 0, "B": 2, "C": 3, "D": 4, "E": 5, "F": None})
+    capped = cytokine_curves(res, ep, max_points=30)
+    large = capped[capped["group"] == "all"]
+    assert large[["status", "n_obs"]].values.tolist() == [["too_large", 66]]
+    assert "ceiling of 30" in large["reason"].iloc[0] and pd.isna(large["study_day"].iloc[0])
+    assert math.isnan(large["fit_log10"].iloc[0])
+    # the groups at or under the ceiling are the same curves as without one
+    free = cytokine_curves(res, ep)
+    for group in ("ICANS 0-2", "ICANS 3-4"):
+        got = capped[capped["group"] == group].sort_values("study_day")
+        want = free[free["group"] == group].sort_values("study_day")
+        assert got["status"].eq("ok").all()
+        np.testing.assert_array_equal(got["fit_log10"].to_numpy(), want["fit_log10"].to_numpy())
+    # exactly at the ceiling is fitted
+    assert cytokine_curves(res, ep, max_points=66).query("group == 'all'")["status"].eq("ok").all()
+
+
 def test_group_without_subjects_is_reported():
     out = cytokine_curves(_cohort(), _endpoints({"A": 1}))
     severe = out[out["group"] == "ICANS 3-4"]
@@ -134,3 +153,41 @@ def test_columns_and_rule_carried():
     assert list(out.columns) == COLUMNS
     assert set(out["substitution_rule"]) == {"lloq_half_uloq"}
     assert cytokine_curves(_cohort().iloc[0:0], _endpoints({})).columns.tolist() == COLUMNS
+
+
+def _warehouse_with(tmp_path, results: pd.DataFrame, endpoints: pd.DataFrame):
+    import duckdb
+
+    db = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema marts")
+        for name, frame in (("fct_biomarker_results", results.assign(unit="pg/mL")),
+                            ("fct_subject_endpoints", endpoints)):
+            con.register("f", frame)
+            con.execute(f"create table marts.{name} as select * from f")
+            con.unregister("f")
+    return db
+
+
+def test_asset_takes_the_ceiling_from_the_environment(tmp_path, monkeypatch):
+    import dagster as dg
+    import duckdb
+
+    from dagster_project.defs.analysis.biomarkers import cytokine_curves_asset
+    from dagster_project.defs.resources import WarehouseSettings
+
+    ep = _endpoints({"A": 0, "B": 2, "C": 3, "D": 4, "E": 5, "F": None})
+    db = _warehouse_with(tmp_path, _cohort(), ep.astype({"icans_max_grade": "Int64"}))
+    settings = WarehouseSettings(landing_dir=str(tmp_path), db_path=str(db), serving_db_path=str(tmp_path / "s.duckdb"))
+    monkeypatch.setenv("WAREHOUSE_LOESS_MAX_POINTS", "30")
+    result = dg.materialize([cytokine_curves_asset], resources={"settings": settings})
+    assert result.success
+    with duckdb.connect(str(db), read_only=True) as con:
+        status = dict(con.execute("select \"group\", any_value(status) from analysis.cytokine_curves group by 1").fetchall())
+    assert status == {"all": "too_large", "ICANS 0-2": "ok", "ICANS 3-4": "ok"}
+    meta = result.get_asset_materialization_events()[0].materialization.metadata
+    assert meta["groups_too_large"].value == 1 and meta["groups_ok"].value == 2
+
+    monkeypatch.setenv("WAREHOUSE_LOESS_MAX_POINTS", "lots")
+    with pytest.raises(Exception, match="WAREHOUSE_LOESS_MAX_POINTS must be a whole number"):
+        dg.materialize([cytokine_curves_asset], resources={"settings": settings})

@@ -18,6 +18,10 @@ Choices (documented, counted):
   points, no observation at all, or a loess failure) is not dropped: it gets ONE row with
   ``study_day``, ``fit_log10`` and the band null, ``status = 'too_small'`` and ``reason``.
   Fitted curves have ``status = 'ok'`` and ``reason`` null.
+- A group of more than ``max_points`` samples (WAREHOUSE_LOESS_MAX_POINTS, default 5,000) is
+  not fitted either: one row with ``status = 'too_large'`` and the reason. R's loess (and the
+  same netlib code here) is quadratic in the number of points; a trial has a few hundred per
+  curve, a 1,000-subject registry ~10,000, 10,000 subjects ~100,000 (hours per curve).
 - ``n_obs`` is the number of samples in the group's fit (the same on every row of the curve);
   ``n_obs_day`` the number of those on that study day (0 on a day without samples).
 """
@@ -85,7 +89,8 @@ def _analyte_order(analytes) -> list[str]:
 
 
 def _one_curve(
-    data: pd.DataFrame, specimen: str, analyte: str, group: str, rule, span: float, degree: int, level: float
+    data: pd.DataFrame, specimen: str, analyte: str, group: str, rule, span: float, degree: int, level: float,
+    max_points: int | None,
 ) -> pd.DataFrame:
     positive = data["analysis_value"] > 0
     n_nonpositive = int((~positive).sum())
@@ -103,13 +108,13 @@ def _one_curve(
     if x.size == 0:
         status, reason, n_obs, curve, df = STATUS_TOO_SMALL, "no observations", 0, None, math.nan
     else:
-        res = loess_band(x, y, span=span, degree=degree, level=level)
+        res = loess_band(x, y, span=span, degree=degree, level=level, max_points=max_points)
         status, reason, n_obs, curve, df = res.status, res.reason, res.n_obs, res.curve, res.residual_df
     if status != STATUS_OK:
         row = {
             **common, "study_day": pd.NA, "n_obs": n_obs, "n_obs_day": pd.NA, "fit_log10": math.nan,
             "ci_low_log10": math.nan, "ci_high_log10": math.nan, "se_log10": math.nan,
-            "residual_df": df, "status": STATUS_TOO_SMALL, "reason": reason,
+            "residual_df": df, "status": status, "reason": reason,
         }
         return pd.DataFrame([row])
     per_day = pd.Series(x).value_counts()
@@ -140,6 +145,7 @@ def cytokine_curves(
     span: float = 0.75,
     degree: int = 2,
     level: float = 0.95,
+    max_points: int | None = None,
 ) -> pd.DataFrame:
     """The `analysis.cytokine_curves` table.
 
@@ -149,8 +155,9 @@ def cytokine_curves(
     ``specimens`` / ``analytes`` restrict the curves; by default every specimen present and the
     cytokines (``analyte_kind = 'cytokine'``, else the contract's cytokine codes).
     Rows without a study day (subjects not infused) or without analysis_value are not used.
+    ``max_points``: groups with more samples get a ``too_large`` row (None: no ceiling).
     Returns :data:`COLUMNS`, one row per specimen x analyte x group x study day, or one
-    ``too_small`` row per group that cannot be fitted (see the module doc).
+    ``too_small`` / ``too_large`` row per group that is not fitted (see the module doc).
     """
     missing = [c for c in _REQUIRED if c not in results.columns]
     if missing:
@@ -182,7 +189,7 @@ def cytokine_curves(
                 rule = ", ".join(sorted(rules)) if len(rules) else None
             for group in GROUPS:
                 subset = series if group == GROUP_ALL else series[series["_group"] == group]
-                frames.append(_one_curve(subset, specimen, analyte, group, rule, span, degree, level))
+                frames.append(_one_curve(subset, specimen, analyte, group, rule, span, degree, level, max_points))
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
     out = pd.concat(frames, ignore_index=True)[COLUMNS]

@@ -78,7 +78,7 @@ def cytokine_curves_png(
     analysis_value, unit); ``curves``: ``analysis.cytokine_curves``. ``analytes`` defaults to
     those of ``curves`` for the specimen. With ``endpoints`` (subject_id, icans_max_grade) the
     points are coloured by ICANS group when ``groups`` are the ICANS groups; otherwise grey.
-    A group reported ``too_small`` is named in the panel instead of drawn.
+    A group reported ``too_small`` or ``too_large`` is named in the panel instead of drawn.
     """
     cur = curves[(curves["specimen"] == specimen) & curves["group"].isin(groups)]
     if analytes is None:
@@ -110,7 +110,8 @@ def cytokine_curves_png(
             ok = c[c["status"] == "ok"].sort_values("study_day")
             if ok.empty:
                 if len(c):
-                    notes.append(f"{group}: too few samples to fit")
+                    why = "too many samples for loess" if (c["status"] == "too_large").any() else "too few samples to fit"
+                    notes.append(f"{group}: {why} (n={int(c['n_obs'].iloc[0])})")
                 continue
             x = ok["study_day"].to_numpy(dtype=float)
             label = f"{group} (n={int(ok['n_obs'].iloc[0])})"

@@ -1,6 +1,8 @@
 """Cytokine kinetic curves (LOESS, Park 2023 Fig 4A / ED Fig 2) and CSF before/after with the
 partially matched Wilcoxon test (Fig 4B/C)."""
 
+import os
+
 import dagster as dg
 
 from dagster_project.analysis.csf_pre_post import csf_pre_post, select_pre_post
@@ -16,6 +18,21 @@ ENDPOINTS = dg.AssetKey(["marts", "fct_subject_endpoints"])
 HEADLINE_CYTOKINES = ["IL6", "IFNG", "IL10", "IL2", "MCP1", "IL1RA", "TNFA", "IL8"]
 
 
+DEFAULT_LOESS_MAX_POINTS = 5000
+
+
+def loess_max_points() -> int:
+    """The largest group a kinetic curve is fitted for, from WAREHOUSE_LOESS_MAX_POINTS."""
+    raw = os.environ.get("WAREHOUSE_LOESS_MAX_POINTS", "").strip()
+    try:
+        value = int(raw) if raw else DEFAULT_LOESS_MAX_POINTS
+    except ValueError as exc:
+        raise ValueError(f"WAREHOUSE_LOESS_MAX_POINTS must be a whole number of samples, got {raw!r}") from exc
+    if value < 1:
+        raise ValueError(f"WAREHOUSE_LOESS_MAX_POINTS must be at least 1, got {value}")
+    return value
+
+
 @dg.asset(
     key=["analysis", "cytokine_curves"],
     deps=[RESULTS, ENDPOINTS],
@@ -23,12 +40,19 @@ HEADLINE_CYTOKINES = ["IL6", "IFNG", "IL10", "IL2", "MCP1", "IL1RA", "TNFA", "IL
     kinds={"python", "duckdb"},
     description="LOESS of log10(analysis_value) on study day per specimen x analyte x group (all; "
     "adjudicated ICANS max 0-2; 3-4), span 0.75, degree 2, pointwise 95% band, on whole days in each "
-    "group's range; equal to R loess(). Groups too small to fit have one row with status too_small.",
+    "group's range; equal to R loess(). Groups too small to fit have one row with status too_small; "
+    "groups above WAREHOUSE_LOESS_MAX_POINTS samples (default 5,000; loess is quadratic in n) one row "
+    "with status too_large.",
 )
 def cytokine_curves_asset(settings: WarehouseSettings) -> dg.MaterializeResult:
-    results = read_table(settings.db_path, "marts.fct_biomarker_results")
+    # the cytokine rows with a study day, the columns the curves and figures use
+    results = read_table(
+        settings.db_path, "marts.fct_biomarker_results",
+        "subject_id, specimen, analyte, analyte_kind, study_day, analysis_value, unit, substitution_rule",
+        where="analyte_kind = 'cytokine' and study_day is not null",
+    )
     endpoints = read_table(settings.db_path, "marts.fct_subject_endpoints", "subject_id, icans_max_grade")
-    curves = cytokine_curves(results, endpoints)
+    curves = cytokine_curves(results, endpoints, max_points=loess_max_points())
     replace_tables(settings.db_path, "analysis", {"cytokine_curves": curves})
     folder = figures_dir(settings.db_path)
     serum = results[results["specimen"] == "serum"]
@@ -45,7 +69,9 @@ def cytokine_curves_asset(settings: WarehouseSettings) -> dg.MaterializeResult:
         folder / "serum_cytokines_by_icans.png",
         "Serum cytokines by adjudicated ICANS max grade 0-2 vs 3-4 (Park 2023 ED Fig 2).",
     )
-    status = curves.groupby("status").size().to_dict() if "status" in curves else {}
+    # curves (specimen x analyte x group) by status, not rows
+    curve_keys = ["specimen", "analyte", "group"]
+    status = curves.drop_duplicates(curve_keys).groupby("status").size().to_dict() if "status" in curves else {}
     return dg.MaterializeResult(
         metadata={"dagster/row_count": len(curves), **{f"groups_{k}": int(v) for k, v in status.items()}, **figures}
     )
