@@ -19,12 +19,13 @@ def read_table(
     columns: str = "*",
     where: str | None = None,
     subject_ids: Sequence[str] | None = None,
+    params: Sequence = (),
 ) -> pd.DataFrame:
     """The table's rows in a fixed order, so floating-point sums downstream (LOESS, t-tests)
-    come out bit-identical from run to run. `where` and `subject_ids` (only these subjects'
-    rows) filter in DuckDB, so that a step needing a few rows of a mart of millions does not
-    load them all."""
-    conditions, params = [], []
+    come out bit-identical from run to run. `where` (with `?` placeholders bound to `params`)
+    and `subject_ids` (only these subjects' rows) filter in DuckDB, so that a step needing a few
+    rows of a mart of millions does not load them all."""
+    conditions, params = [], list(params)
     if where:
         conditions.append(f"({where})")
     if subject_ids is not None:

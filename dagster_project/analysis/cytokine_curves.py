@@ -36,7 +36,7 @@ import pandas as pd
 from dagster_project.stats.loess import STATUS_OK, STATUS_TOO_SMALL, loess_band
 from schemas.analytes import CYTOKINE_CODES
 
-__all__ = ["COLUMNS", "GROUPS", "cytokine_curves", "icans_group"]
+__all__ = ["COLUMNS", "GROUPS", "cytokine_curves", "curve_order", "icans_group"]
 
 GROUP_ALL = "all"
 GROUP_MILD = "ICANS 0-2"
@@ -86,6 +86,15 @@ def _default_analytes(results: pd.DataFrame) -> pd.Series:
 def _analyte_order(analytes) -> list[str]:
     rank = {a: i for i, a in enumerate(CYTOKINE_CODES)}
     return sorted(set(analytes), key=lambda a: (rank.get(a, len(rank)), a))
+
+
+def curve_order(series: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(specimen, analyte) pairs in the order :func:`cytokine_curves` writes their curves, so
+    that curves computed one series at a time concatenate into the same table."""
+    by_specimen: dict[str, list[str]] = {}
+    for specimen, analyte in series:
+        by_specimen.setdefault(specimen, []).append(analyte)
+    return [(s, a) for s in sorted(by_specimen) for a in _analyte_order(by_specimen[s])]
 
 
 def _one_curve(
