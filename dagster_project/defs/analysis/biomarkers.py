@@ -35,7 +35,8 @@ def _no_rows() -> pd.DataFrame:
 
 
 def _drawn_points(rows: pd.DataFrame) -> pd.DataFrame:
-    """The points of one panel: all of them, or a fixed random MAX_POINTS_DRAWN (attrs: how many)."""
+    """The points of one panel: all of them, or a fixed random MAX_POINTS_DRAWN with column `_of`
+    holding how many there were (read back by _points_note for the figure's description)."""
     if len(rows) <= MAX_POINTS_DRAWN:
         return rows
     return rows.sample(n=MAX_POINTS_DRAWN, random_state=0).sort_index().assign(_of=len(rows))
