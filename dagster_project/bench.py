@@ -242,25 +242,6 @@ def run_child(root: Path, label: str, selection: str | None = None,
     )
 
 
-def _run_without_checks(selection: str | None, skip_checks: list[str]) -> int:
-    """`run_pipeline`, with the asset checks named in `skip_checks` left out of the job."""
-    import dagster as dg
-
-    from dagster_project.definitions import defs
-
-    definitions = defs()
-    graph = definitions.resolve_asset_graph()
-    job = definitions.resolve_implicit_global_asset_job_def()
-    keys = set(dg.AssetSelection.from_string(selection).resolve(graph)) if selection else set(graph.get_all_asset_keys())
-    checks = {c for c in graph.asset_check_keys if c.asset_key in keys and c.name not in skip_checks}
-    job = job.get_subset(asset_selection=keys, asset_check_selection=checks)
-    run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-    with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
-    print(f"run {result.run_id}: {'succeeded' if result.success else 'FAILED'} (checks left out: {', '.join(skip_checks)})")
-    return 0 if result.success else 1
-
-
 def _child(stats_path: Path, selection: str | None = None, skip_checks: list[str] | None = None) -> int:
     """In the child: time every Dagster event write, run the pipeline as `warehouse run` does."""
     import dagster as dg
@@ -281,7 +262,7 @@ def _child(stats_path: Path, selection: str | None = None, skip_checks: list[str
     from dagster_project.settings import apply_defaults
 
     apply_defaults()
-    code = _run_without_checks(selection, skip_checks) if skip_checks else run_pipeline(selection=selection)
+    code = run_pipeline(selection=selection, skip_checks=skip_checks)
     run_id = None
     with dg.DagsterInstance.get() as instance:
         runs = instance.get_runs(limit=1)
