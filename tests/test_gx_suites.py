@@ -37,6 +37,11 @@ SUBJECTS = pd.DataFrame(
 COHORT = S.Cohort.from_dim_subjects(SUBJECTS)
 
 
+def check(name: str, expectations, frame: pd.DataFrame, db_path=None, run_name=None):
+    """run_suite on a frame, with SUBJECTS as the marts.dim_subjects membership rules join to."""
+    return run_suite(name, expectations, frame, db_path, run_name=run_name, companions={S.DIM_SUBJECTS: SUBJECTS})
+
+
 def _toxicity_daily() -> pd.DataFrame:
     first, last = S.daily_grid()
     rows = []
@@ -196,7 +201,7 @@ def break_frame(frame: pd.DataFrame, expectation) -> pd.DataFrame:
 @pytest.mark.parametrize("table", list(S.SUITES))
 def test_suite_passes_on_valid_table_and_fails_on_each_kind_of_break(table):
     expectations = S.SUITES[table](COHORT)
-    valid = run_suite(S.suite_name(table), expectations, VALID[table])
+    valid = check(S.suite_name(table), expectations, VALID[table])
     assert valid.success, valid.failures_markdown()
 
     broken_kinds = []
@@ -204,11 +209,29 @@ def test_suite_passes_on_valid_table_and_fails_on_each_kind_of_break(table):
         expectation = _first(expectations, kind)
         if expectation is None:
             continue
-        result = run_suite(S.suite_name(table), expectations, break_frame(VALID[table], expectation))
+        result = check(S.suite_name(table), expectations, break_frame(VALID[table], expectation))
         assert not result.success, f"{table}: breaking {kind} went unnoticed"
         assert kind in {o.kind for o in result.failed}, f"{table} {kind}:\n{result.failures_markdown()}"
         broken_kinds.append(kind)
     assert broken_kinds == list(KINDS)
+
+
+MEMBERSHIP_TABLES = [t for t in S.SUITES if "membership" in S.kinds(S.SUITES[t](COHORT))]
+
+
+@pytest.mark.parametrize("table", MEMBERSHIP_TABLES)
+def test_rows_of_a_subject_not_infused_or_unknown_fail_membership(table):
+    """The facts keyed by infused subjects hold no one else: S3 is enrolled but not infused, S9
+    is not in dim_subjects at all. The rule joins to dim_subjects in DuckDB (no id list)."""
+    assert set(MEMBERSHIP_TABLES) == {"marts.fct_toxicity_daily", "marts.fct_subject_endpoints",
+                                      "marts.fct_cytokine_kinetics", "marts.fct_toxicity_concordance"}
+    for outsider in ("S3", "S9"):
+        broken = VALID[table].copy()
+        broken.loc[0, "subject_id"] = outsider
+        result = check(S.suite_name(table), S.SUITES[table](COHORT), broken)
+        failed = [o for o in result.failed if o.kind == "membership"]
+        assert [o.target for o in failed] == ["subject_id"], result.failures_markdown()
+        assert failed[0].observed == "1 rows unexpected"
 
 
 def test_row_count_follows_the_cohort():
@@ -216,7 +239,7 @@ def test_row_count_follows_the_cohort():
     bigger = S.Cohort.from_dim_subjects(
         pd.concat([SUBJECTS, SUBJECTS.iloc[[0]].assign(subject_id="S4")], ignore_index=True)
     )
-    result = run_suite("daily", S.fct_toxicity_daily(bigger), VALID["marts.fct_toxicity_daily"])
+    result = check("daily", S.fct_toxicity_daily(bigger), VALID["marts.fct_toxicity_daily"])
     failed = {o.kind for o in result.failed}
     assert "row_count" in failed
     first, last = S.daily_grid()
@@ -226,28 +249,28 @@ def test_row_count_follows_the_cohort():
 def test_infused_subject_without_infusion_date_fails():
     broken = SUBJECTS.copy()
     broken.loc[0, "infused_on"] = None
-    result = run_suite("dim", S.dim_subjects(COHORT), broken)
+    result = check("dim", S.dim_subjects(COHORT), broken)
     assert [o.target for o in result.failed] == ["infused_on"]
 
 
 def test_rate_outside_its_interval_fails():
     rates = VALID["marts.agg_response_rates"].copy()
     rates.loc[0, "ci_high_pct"] = rates.loc[0, "pct"] - 1
-    result = run_suite("rates", S.agg_response_rates(COHORT), rates)
+    result = check("rates", S.agg_response_rates(COHORT), rates)
     assert {o.kind for o in result.failed} == {"order"}
 
 
 def test_missing_contract_column_fails():
-    result = run_suite("consort", S.agg_consort(COHORT), VALID["marts.agg_consort"].drop(columns="n_subjects"))
+    result = check("consort", S.agg_consort(COHORT), VALID["marts.agg_consort"].drop(columns="n_subjects"))
     assert "columns" in {o.kind for o in result.failed}
 
 
 def test_data_docs_are_built_beside_the_warehouse(tmp_path):
     db_path = tmp_path / "data" / "warehouse.duckdb"
     table = "marts.agg_consort"
-    ok = run_suite(S.suite_name(table), S.agg_consort(COHORT), VALID[table], db_path, run_name="run-1")
+    ok = check(S.suite_name(table), S.agg_consort(COHORT), VALID[table], db_path, run_name="run-1")
     broken = VALID[table].assign(n_subjects=[3, 9, 1, 2, 2])
-    bad = run_suite(S.suite_name(table), S.agg_consort(COHORT), broken, db_path, run_name="run-2")
+    bad = check(S.suite_name(table), S.agg_consort(COHORT), broken, db_path, run_name="run-2")
     folders = GxFolders.for_warehouse(db_path)
     assert ok.success and not bad.success
     assert bad.data_docs_index == folders.index == tmp_path / "data" / "docs" / "index.html"
@@ -263,11 +286,11 @@ def test_unit_is_the_harmonized_one_of_its_specimen():
     """WBC is 10^9/L in serum and /uL in CSF (marts.md, Harmonized units)."""
     results = VALID["marts.fct_biomarker_results"].copy()
     results.loc[2, "unit"] = "10^9/L"  # the CSF WBC row in the serum unit
-    result = run_suite("results", S.fct_biomarker_results(COHORT), results)
+    result = check("results", S.fct_biomarker_results(COHORT), results)
     assert [(o.kind, o.target) for o in result.failed] == [("category", "unit")]
     results.loc[2, "unit"] = "/uL"
     results.loc[1, ["analyte", "unit"]] = ["WBC", "/uL"]  # a serum WBC in the CSF unit
-    result = run_suite("results", S.fct_biomarker_results(COHORT), results)
+    result = check("results", S.fct_biomarker_results(COHORT), results)
     assert [(o.kind, o.target) for o in result.failed] == [("category", "unit")]
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,10 +70,13 @@ class ExpectationOutcome:
     success: bool
     observed: str  # what was seen: the observed value, or the count and a few unexpected values
     exception: str | None = None
+    column: str | None = None  # the column a query expectation is about (its meta.column)
 
     @property
     def target(self) -> str:
         a = self.arguments
+        if self.column is not None:
+            return self.column
         if "column" in a:
             return str(a["column"])
         if "column_A" in a:
@@ -116,20 +119,27 @@ def run_suite(
     data: pd.DataFrame | str,
     db_path: str | Path | None = None,
     run_name: str | None = None,
+    companions: Mapping[str, pd.DataFrame] | None = None,
 ) -> SuiteResult:
     """Validate `data` against the expectations, in DuckDB.
 
     `data` is a relation of the warehouse file `db_path` ("marts.dim_subjects"), or a DataFrame.
     With `db_path` the suite and its result are kept under <data dir>/gx/ and the Data Docs under
     <data dir>/docs/ are updated; a DataFrame without `db_path` is checked in a scratch folder and
-    nothing is kept.
+    nothing is kept. `companions` ({"marts.dim_subjects": frame}) are the other tables a checked
+    frame's expectations join to, written beside it in the scratch file.
     """
     if isinstance(data, pd.DataFrame):
         with tempfile.TemporaryDirectory(prefix="gx-frame-") as scratch:
             scratch_db = Path(scratch) / "frame.duckdb"
             with duckdb.connect(str(scratch_db)) as con:
-                con.register("frame_to_check", data)
-                con.execute("create table frame as select * from frame_to_check")
+                for relation, frame in {**(companions or {}), "frame": data}.items():
+                    schema, _, name = relation.rpartition(".")
+                    if schema:
+                        con.execute(f'create schema if not exists "{schema}"')
+                    con.register("frame_to_check", frame)
+                    con.execute(f'create table {relation} as select * from frame_to_check')
+                    con.unregister("frame_to_check")
             return _run(suite_name, expectations, scratch_db, "frame", db_path, run_name)
     if db_path is None:
         raise ValueError(f"run_suite: the relation {data!r} needs db_path, the warehouse file it is in")
@@ -311,12 +321,17 @@ def _outcome(result) -> ExpectationOutcome:
         kind=(config.meta or {}).get("kind", ""),
         arguments=arguments,
         success=bool(result.success),
-        observed=_observed(dict(result.result or {})),
+        observed=_observed(dict(result.result or {}), query=config.type == "unexpected_rows_expectation"),
         exception=exception,
+        column=(config.meta or {}).get("column"),
     )
 
 
-def _observed(result: dict) -> str:
+def _observed(result: dict, query: bool = False) -> str:
+    if query and "observed_value" in result:
+        # The count of the rows its query returns; the query, in the arguments and the Data Docs,
+        # lists them (GX gives the rows themselves only with result_format COMPLETE).
+        return f"{result['observed_value']} rows unexpected"
     if "observed_value" in result:
         return _short(result["observed_value"])
     if "unexpected_count" in result:
