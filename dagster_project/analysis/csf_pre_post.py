@@ -29,7 +29,7 @@ import pandas as pd
 from dagster_project.stats.pm_wilcoxon import pm_wilcox_test
 from schemas.analytes import CYTOKINE_CODES
 
-__all__ = ["COLUMNS", "SELECTION_COLUMNS", "csf_pre_post", "select_pre_post"]
+__all__ = ["COLUMNS", "SELECTION_COLUMNS", "csf_pre_post", "select_pre_post", "summarize"]
 
 PRE_FIRST_DAY, PRE_LAST_DAY = -14, 0
 POST_FIRST_DAY, POST_LAST_DAY, POST_TARGET_DAY = 3, 7, 5
@@ -170,18 +170,23 @@ def csf_pre_post(results: pd.DataFrame, *, analytes: list[str] | None = None) ->
     ``["RBC", "GLUCOSE"]`` for others, kept in the order given).
     A measure with CSF rows but no sample in either window still gets a row (n 0, p null).
     """
-    chosen = select_pre_post(results, analytes=analytes)
+    return summarize(select_pre_post(results, analytes=analytes), results, analytes=analytes)
+
+
+def summarize(chosen: pd.DataFrame, results: pd.DataFrame, *, analytes: list[str] | None = None) -> pd.DataFrame:
+    """:func:`csf_pre_post` from a selection already made by :func:`select_pre_post` on the same
+    ``results`` and ``analytes`` (the asset draws its figure from that selection too)."""
     csf = results[results["specimen"] == "csf"]
     measures = analytes if analytes is not None else csf.loc[_default_measures(csf), "analyte"].unique()
-    has_rule = "substitution_rule" in results.columns
-    rows = []
     ordered = list(dict.fromkeys(analytes)) if analytes is not None else _measure_order(measures)
-    for analyte in ordered:
-        rule = None
-        if has_rule:
-            rules = csf.loc[csf["analyte"] == analyte, "substitution_rule"].dropna().unique()
-            rule = ", ".join(sorted(rules)) if len(rules) else None
-        rows.append(_summary(analyte, chosen[chosen["analyte"] == analyte], rule))
+    # One pass per grouping instead of a comparison of the whole column per measure.
+    by_analyte = dict(tuple(chosen.groupby("analyte", sort=False)))
+    empty = chosen.iloc[0:0]
+    rules: dict[str, str | None] = {}
+    if "substitution_rule" in results.columns:
+        present = csf[["analyte", "substitution_rule"]].dropna().drop_duplicates()
+        rules = {a: ", ".join(sorted(g["substitution_rule"])) for a, g in present.groupby("analyte", sort=False)}
+    rows = [_summary(analyte, by_analyte.get(analyte, empty), rules.get(analyte)) for analyte in ordered]
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
     return pd.DataFrame(rows)[COLUMNS]

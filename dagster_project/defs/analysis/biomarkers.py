@@ -7,7 +7,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from dagster_project.analysis.csf_pre_post import csf_pre_post, select_pre_post
+from dagster_project.analysis.csf_pre_post import select_pre_post, summarize
 from dagster_project.analysis.cytokine_curves import curve_order, cytokine_curves
 from dagster_project.defs.resources import WarehouseSettings
 from dagster_project.figure_metadata import figure_metadata
@@ -130,9 +130,9 @@ def csf_pre_post_asset(settings: WarehouseSettings) -> dg.MaterializeResult:
     # Only CSF rows enter the analysis (select_pre_post keeps specimen 'csf'): read those alone,
     # not the whole mart (17 GiB of pandas at 10,000 subjects).
     results = read_table(settings.db_path, "marts.fct_biomarker_results", where="specimen = 'csf'")
-    summary = csf_pre_post(results)
-    replace_tables(settings.db_path, "analysis", {"csf_pre_post": summary})
     selection = select_pre_post(results)
+    summary = summarize(selection, results)
+    replace_tables(settings.db_path, "analysis", {"csf_pre_post": summary})
     png = csf_pre_post_png(selection, summary)
     return dg.MaterializeResult(
         metadata={
