@@ -203,6 +203,39 @@ def test_correction_supersedes_and_converts(built):
     assert crp == [(15.0, "mg/L", "d2")]  # 1.5 mg/dL x 10, the earlier 9.9 mg/L superseded
 
 
+def test_key_delivered_three_times_and_twice_in_one_file(tmp_path):
+    """The latest delivery wins, then the later row of the same file; the audit ranks the rest
+    (2 = replaced once, 3 = twice). Only repeated keys are ranked (macros/current_versions.sql):
+    a key delivered once is current without a rank of its own."""
+    d3 = ("d3", "2024-04-01.csv", "2024-04-01 00:00:00")
+    labs = [
+        ("P01", "2024-01-12T08:00:00", "CRP", 1.0, "mg/L", D1),
+        ("P01", "2024-01-12 08:00:00", "crp", 2.0, "mg/L", D2),   # same key: case and T normalised
+        ("P01", "2024-01-12T08:00:00", "CRP", 3.0, "mg/L", d3),   # current
+        ("P01", "2024-01-13T08:00:00", "LDH", 100, "U/L", D1),
+        ("P01", "2024-01-13T08:00:00", "LDH", 200, "U/L", D1),    # same file, later row: current
+        ("P01", "2024-01-14T08:00:00", "LDH", 300, "U/L", D1),    # delivered once
+    ]
+    db = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(db)) as con:
+        create_all_tables(con)
+        _insert(
+            con, "subjects",
+            ["subject_id", "site_id", "enrolled_on", "age_years", "sex", "disease", "car_t_product", "infused_on"],
+            [("P01", "site01", "2023-12-01", 60, "F", "LBCL", "axi-cel", "2024-01-10", D1)],
+        )
+        _insert(con, "serum_labs", ["subject_id", "collected_at", "test", "value", "unit"], labs)
+    proc = _dbt(["build", "--select", "stg_serum__labs", "audit_superseded_rows", "stg_clinical__subjects",
+                 "unit_conversions", "--indirect-selection", "cautious"], db, tmp_path)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    current = _query(db, "select test, local_date, value, delivery_sha256 from staging.stg_serum__labs order by all")
+    assert [(t, str(d), v, sha) for t, d, v, sha in current] == [
+        ("CRP", "2024-01-12", 3.0, "d3"), ("LDH", "2024-01-13", 200.0, "d1"), ("LDH", "2024-01-14", 300.0, "d1")]
+    audit = _query(db, "select delivery_sha256, row_number, version_rank from audit.superseded_rows"
+                       " where source = 'serum_labs' order by all")
+    assert audit == [("d1", 1, 3), ("d1", 4, 2), ("d2", 2, 2)]
+
+
 EXPECTED_LABS = {
     # test: (harmonized value, unit) -- marts.md "Harmonized units", unit_conversions seed
     "CRP": (15.0, "mg/L"),              # 1.5 mg/dL x 10

@@ -11,7 +11,7 @@ with
 
 {% for source_name, table_name in sources %}
 {{ table_name }}_versions as (
-    {{ versioned_rows(source_name, table_name) }}
+    {{ versioned_rows(source_name, table_name, only_repeated=true) }}
 ),
 {% endfor %}
 
