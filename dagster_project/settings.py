@@ -48,6 +48,22 @@ run_retries:
 """
 
 
+def number_from_env(name: str, default: float, *, whole: bool = False, minimum: float | None = None,
+                    meaning: str = "a number") -> float:
+    """A numeric setting: the variable's value, or `default` when unset or blank; a clear error
+    naming the variable when it is not a number (or not whole, or below `minimum`)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be {meaning}, got {raw!r}") from exc
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum:g}, got {value}")
+    return value
+
+
 def path(name: str) -> Path:
     apply_defaults()
     return Path(os.environ[name])

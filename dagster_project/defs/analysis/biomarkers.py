@@ -1,7 +1,6 @@
 """Cytokine kinetic curves (LOESS, Park 2023 Fig 4A / ED Fig 2) and CSF before/after with the
 partially matched Wilcoxon test (Fig 4B/C)."""
 
-import os
 
 import dagster as dg
 import duckdb
@@ -12,6 +11,7 @@ from dagster_project.analysis.cytokine_curves import curve_order, cytokine_curve
 from dagster_project.defs.resources import WarehouseSettings
 from dagster_project.figure_metadata import figure_metadata
 from dagster_project.figures.biomarkers import csf_pre_post_png, cytokine_curves_png
+from dagster_project.settings import number_from_env
 from dagster_project.warehouse_io import figures_dir, read_table, replace_tables
 
 RESULTS = dg.AssetKey(["marts", "fct_biomarker_results"])
@@ -51,14 +51,8 @@ def _points_note(points: pd.DataFrame) -> str:
 
 def loess_max_points() -> int:
     """The largest group a kinetic curve is fitted for, from WAREHOUSE_LOESS_MAX_POINTS."""
-    raw = os.environ.get("WAREHOUSE_LOESS_MAX_POINTS", "").strip()
-    try:
-        value = int(raw) if raw else DEFAULT_LOESS_MAX_POINTS
-    except ValueError as exc:
-        raise ValueError(f"WAREHOUSE_LOESS_MAX_POINTS must be a whole number of samples, got {raw!r}") from exc
-    if value < 1:
-        raise ValueError(f"WAREHOUSE_LOESS_MAX_POINTS must be at least 1, got {value}")
-    return value
+    return int(number_from_env("WAREHOUSE_LOESS_MAX_POINTS", DEFAULT_LOESS_MAX_POINTS, whole=True, minimum=1,
+                               meaning="a whole number of samples"))
 
 
 @dg.asset(

@@ -13,7 +13,6 @@ park2023, is not a course) gives empty tables with their columns, no figures, an
 metadata.
 """
 
-import os
 
 import dagster as dg
 import pandas as pd
@@ -33,6 +32,7 @@ from dagster_project.figures.intervention import (
     swimmer_png,
     waterfall_png,
 )
+from dagster_project.settings import number_from_env
 from dagster_project.stats.ctcae import DEFAULT_LLN
 from dagster_project.warehouse_io import figures_dir, read_table, replace_tables
 
@@ -54,14 +54,7 @@ NO_COURSE = (
 
 def ctcae_lln() -> dict[str, float]:
     """LLNs from WAREHOUSE_CTCAE_LLN_ANC / _PLT, defaults 2.0 / 150 (10^9/L)."""
-    out = {}
-    for test, name in LLN_ENV.items():
-        raw = os.environ.get(name, "").strip()
-        try:
-            out[test] = float(raw) if raw else DEFAULT_LLN[test]
-        except ValueError as exc:
-            raise ValueError(f"{name} must be a number (10^9/L), got {raw!r}") from exc
-    return out
+    return {test: number_from_env(name, DEFAULT_LLN[test], meaning="a number (10^9/L)") for test, name in LLN_ENV.items()}
 
 
 def _md(frame: pd.DataFrame) -> dg.MetadataValue:
