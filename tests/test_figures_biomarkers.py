@@ -10,7 +10,7 @@ from matplotlib.image import imread
 
 from dagster_project.analysis.csf_pre_post import csf_pre_post, select_pre_post
 from dagster_project.analysis.cytokine_curves import cytokine_curves
-from dagster_project.figures.biomarkers import csf_pre_post_png, cytokine_curves_png, format_p
+from dagster_project.figures.biomarkers import csf_pre_post_png, cytokine_curves_png, format_p, points_to_draw
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -77,6 +77,19 @@ def test_csf_pre_post_png():
     image = _decode(png)
     assert image.shape[1] > 300
     assert png == csf_pre_post_png(select_pre_post(csf), csf_pre_post(csf))
+
+
+def test_csf_boxes_draw_at_most_the_point_limit():
+    rng = np.random.default_rng(0)
+    values = np.arange(50.0)
+    assert points_to_draw(values, 50, rng) is values
+    drawn = points_to_draw(values, 20, rng)
+    assert drawn.size == 20 and len(set(drawn)) == 20 and set(drawn) <= set(values)
+    csf = _csf()
+    full = csf_pre_post_png(select_pre_post(csf), csf_pre_post(csf))
+    thinned = csf_pre_post_png(select_pre_post(csf), csf_pre_post(csf), max_points_per_box=3)
+    assert thinned != full  # fewer points, and the note under the figure says so
+    _decode(thinned)
 
 
 def test_empty_inputs_still_render():
