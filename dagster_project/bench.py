@@ -13,7 +13,8 @@ serving file in a child process (`python -m dagster_project.bench --child`), exa
   (steps materializing raw/*; split by the ingest code's own `seconds_read` / `seconds_validate`
   / `seconds_store` asset metadata into read+store and validation), dbt build, analysis, publish,
   other steps (quality checks, reports), and orchestration (what is left of the child's wall time:
-  interpreter start, imports, loading definitions, planning the run, the summary);
+  interpreter start, imports, loading definitions, planning the run, the summary; printed as
+  start-up, between steps and after the run);
 - the time spent writing Dagster's event log (every event of the run, timed in the child);
 - CPU time of the whole process tree (getrusage of the waited children: dbt included);
 - peak RSS of the process tree (child + dbt subprocess), sampled with psutil every 0.1 s;
@@ -81,6 +82,10 @@ class RunFigures:
     event_log_seconds: float
     run_id: str | None
     log: Path
+    # orchestration split: start-up (process start to the run's first event: interpreter,
+    # imports, definitions, planning), between steps (the run's time outside every step),
+    # after the run (summary, shutdown); empty when the child did not report its start
+    orchestration: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -222,6 +227,13 @@ def run_child(root: Path, label: str, selection: str | None = None,
     steps = step_figures(root / "dagster_home", stats.get("run_id"))
     stages = dict(steps["stages"])
     stages["orchestration"] = max(wall - sum(stages.values()), 0.0)
+    orchestration = {}
+    if "process_started" in stats and steps["first_event"] is not None:
+        startup = max(steps["first_event"] - stats["process_started"], 0.0)
+        between = max(steps["run_wall"] - sum(steps["stages"].values()), 0.0)
+        orchestration = {"start-up (imports, definitions, planning)": startup,
+                         "between steps (inside the run)": between,
+                         "after the run (summary, shutdown)": max(stages["orchestration"] - startup - between, 0.0)}
     return RunFigures(
         exit_code=exit_code,
         wall=wall,
@@ -239,11 +251,15 @@ def run_child(root: Path, label: str, selection: str | None = None,
         event_log_seconds=float(stats.get("event_log_seconds", 0.0)),
         run_id=stats.get("run_id"),
         log=log,
+        orchestration=orchestration,
     )
 
 
 def _child(stats_path: Path, selection: str | None = None, skip_checks: list[str] | None = None) -> int:
     """In the child: time every Dagster event write, run the pipeline as `warehouse run` does."""
+    import psutil
+
+    process_started = psutil.Process().create_time()  # before the imports: start-up includes them
     import dagster as dg
 
     counter = {"events": 0, "seconds": 0.0}
@@ -269,7 +285,8 @@ def _child(stats_path: Path, selection: str | None = None, skip_checks: list[str
         if runs:
             run_id = runs[0].run_id
     stats_path.write_text(
-        json.dumps({"event_log_events": counter["events"], "event_log_seconds": counter["seconds"], "run_id": run_id})
+        json.dumps({"event_log_events": counter["events"], "event_log_seconds": counter["seconds"], "run_id": run_id,
+                    "process_started": process_started})
     )
     return code
 
@@ -302,7 +319,8 @@ def stage_of(step_key: str, asset_keys: set[tuple[str, ...]]) -> str:
 def step_figures(dagster_home: Path, run_id: str | None) -> dict:
     """Per-stage wall seconds (sum of step durations), ingest phases, other steps, failures."""
     empty = {"stages": {s: 0.0 for s in STAGES if s != "orchestration"}, "ingest_phases": {},
-             "other_steps": {}, "failed_steps": [], "run_wall": 0.0, "intervals": [], "durations": {}}
+             "other_steps": {}, "failed_steps": [], "run_wall": 0.0, "intervals": [], "durations": {},
+             "first_event": None}
     if not dagster_home.exists():
         return empty
     previous = os.environ.get("DAGSTER_HOME")
@@ -368,6 +386,7 @@ def step_figures(dagster_home: Path, run_id: str | None) -> dict:
         "other_steps": other,
         "failed_steps": failed,
         "run_wall": (max(timestamps) - min(timestamps)) if timestamps else 0.0,
+        "first_event": min(timestamps) if timestamps else None,  # epoch seconds
         "intervals": intervals,
         "durations": durations,
     }
@@ -577,6 +596,9 @@ def format_run(run: RunFigures, rows: int, indent: str = "  ") -> list[str]:
             p = run.ingest_phases
             lines.append(f"{indent}    {'read (CSV -> frame)':<34}{p['read']:9.1f}")
             lines.append(f"{indent}    {'store (DuckDB insert)':<34}{p['store']:9.1f}")
+        if stage == "orchestration":
+            for part, seconds in run.orchestration.items():
+                lines.append(f"{indent}    {part:<34}{seconds:9.1f}")
         if stage == "other" and run.other_steps:
             top = sorted(run.other_steps.items(), key=lambda kv: -kv[1])[:3]
             lines.append(f"{indent}    largest: " + ", ".join(f"{k} {v:.1f}" for k, v in top))

@@ -42,7 +42,8 @@ def test_every_figure_is_printed(bench_output):
     for label in ("ingest (read + store)", "read (CSV -> frame)", "store (DuckDB insert)", "validation (pandera",
                   "dbt build", "analysis", "publish (serving copy)", "other steps", "orchestration",
                   "total (child process, wall)", "Dagster event log writes", "CPU time (process tree)",
-                  "rows per second", "peak RSS (process tree, sampled)"):
+                  "rows per second", "peak RSS (process tree, sampled)", "start-up (imports, definitions",
+                  "between steps (inside the run)", "after the run (summary"):
         _line(out, label)
     assert "run succeeded" in out
 
@@ -53,6 +54,10 @@ def test_stage_times_come_from_the_run(bench_output):
         assert _number(_line(out, label)) > 0, label
     total = _number(_line(out, "total (child process, wall)"))
     assert total > 0
+    # orchestration is split into its parts, which add up to it (each printed to 0.1 s)
+    parts = [_number(_line(out, label)) for label in ("start-up (imports", "between steps", "after the run")]
+    assert parts[0] > 0
+    assert abs(sum(parts) - _number(_line(out, "orchestration (start-up"))) <= 0.2
     assert re.search(r"peak RSS \(process tree, sampled\)\s+\d+\.\d\d GiB", out)
     assert float(re.search(r"([\d.]+) GiB", _line(out, "peak RSS")).group(1)) > 0
 
