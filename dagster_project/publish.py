@@ -13,6 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project.settings import duckdb_config
+
 PUBLISHED_SCHEMAS = ("marts", "analysis", "audit")
 
 
@@ -25,7 +27,7 @@ def publish(warehouse_path: Path, serving_path: Path, run_id: str) -> dict[str, 
     tmp = serving_path.with_name(f".{serving_path.name}.{os.getpid()}.tmp")
     counts: dict[str, int] = {}
     try:
-        with duckdb.connect(str(tmp)) as con:
+        with duckdb.connect(str(tmp), config=duckdb_config()) as con:
             con.execute(f"attach '{warehouse_path}' as warehouse (read_only)")
             wanted = list(PUBLISHED_SCHEMAS)
             tables = con.execute(

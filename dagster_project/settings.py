@@ -48,6 +48,17 @@ run_retries:
 """
 
 
+# DuckDB's memory ceiling for the pipeline's own writer connections (ingest, publish, analysis
+# tables) and dbt's (dbt/profiles.yml reads the same variable). DuckDB's default is 80% of RAM:
+# a serving copy of a 100,000-subject warehouse held 8.5 GiB before it was written out.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "2GB"
+
+
+def duckdb_config() -> dict[str, str]:
+    """Settings for a DuckDB connection the pipeline writes through (WAREHOUSE_DUCKDB_MEMORY_LIMIT)."""
+    return {"memory_limit": os.environ.get("WAREHOUSE_DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_DUCKDB_MEMORY_LIMIT}
+
+
 def number_from_env(name: str, default: float, *, whole: bool = False, minimum: float | None = None,
                     meaning: str = "a number") -> float:
     """A numeric setting: the variable's value, or `default` when unset or blank; a clear error

@@ -12,6 +12,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from dagster_project.settings import duckdb_config
+
 
 def read_table(
     db_path: str | Path,
@@ -38,7 +40,7 @@ def read_table(
 
 def replace_tables(db_path: str | Path, schema: str, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
     """Replace each `schema.name` with its frame, all in one transaction; return row counts."""
-    with duckdb.connect(str(db_path)) as con:
+    with duckdb.connect(str(db_path), config=duckdb_config()) as con:
         con.execute(f'create schema if not exists "{schema}"')
         con.execute("begin transaction")
         try:
