@@ -162,3 +162,17 @@ def test_corpus_case(case: Case, tmp_path: Path, template: Path):
             con.execute("select count(*) from raw.quarantine").fetchone()[0],
             con.execute(f'select count(*) from raw."{case.source}"').fetchone()[0],
         ) == counts
+
+
+@pytest.mark.parametrize("source", ["vitals", "serum_cytokines"])
+def test_measurements_before_any_subject_are_quarantined_not_lost(source: str, tmp_path: Path):
+    """A measurement delivery reaching a warehouse that has no subject yet: every row goes to
+    quarantine as `unknown_subject` (no crash on the empty cohort), delivered = quarantined."""
+    landing = tmp_path / "landing"
+    _write(landing / source / "early.csv", good(source), T0)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        [outcome] = load_source(con, SOURCES[source], landing)
+        rules = con.execute("select distinct rule from raw.quarantine").fetchall()
+    assert (outcome.status, outcome.rows_accepted) == ("loaded", 0)
+    assert outcome.rows_quarantined == outcome.rows_delivered > 0
+    assert rules == [("unknown_subject",)]

@@ -79,10 +79,10 @@ class KnownSubjects:
         return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
 
     def enrollment_of(self, subject_ids: pd.Series) -> pd.Series:
+        """Each row's subject's enrollment date; NaT for a subject not known (none may be)."""
         positions = self.enrolled_on.index.get_indexer(subject_ids.astype(object))
-        dates = self.enrolled_on.to_numpy()
-        picked = np.where(positions >= 0, dates[np.maximum(positions, 0)], np.datetime64("NaT"))
-        return pd.Series(picked, index=subject_ids.index, dtype="datetime64[ns]")
+        dates = np.append(self.enrolled_on.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
+        return pd.Series(dates[positions], index=subject_ids.index)  # position -1: the NaT appended
 
 
 def known_subjects(con: duckdb.DuckDBPyConnection) -> KnownSubjects:
