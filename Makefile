@@ -5,11 +5,11 @@ UV := uv
 
 .PHONY: setup demo test dev bench docs clean
 
+# --compile-bytecode: Python then reads the installed packages' bytecode instead of compiling
+# ~2,400 modules in every new process (dagster, dbt, pandas, scipy...), which it does on
+# machines that set PYTHONDONTWRITEBYTECODE: 4-5 s per process, every run and dbt call.
 setup:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
-	# --compile-bytecode: Python then reads the installed packages' bytecode instead of compiling
-	# ~2,400 modules in every new process (dagster, dbt, pandas, scipy...), which it does on
-	# machines that set PYTHONDONTWRITEBYTECODE: 4-5 s per process, every run and dbt call.
 	$(UV) sync --frozen --compile-bytecode
 
 demo: setup
