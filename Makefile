@@ -3,7 +3,7 @@
 UV_VERSION := 0.13.9
 UV := uv
 
-.PHONY: setup demo test dev bench docs clean
+.PHONY: setup demo test dev bench clean
 
 # --compile-bytecode: Python then reads the installed packages' bytecode instead of compiling
 # ~2,400 modules in every new process (dagster, dbt, pandas, scipy...), which it does on
@@ -20,7 +20,8 @@ test: setup
 	$(UV) run pytest
 
 dev: setup
-	$(UV) run dagster dev --host 127.0.0.1 --port 3000
+	$(UV) run warehouse dev
 
 clean:
-	rm -rf data/landing data/*.duckdb data/*.json data/dagster_home data/docs data/gx data/reports data/dbt_docs data/figures data/screenshots dbt/target dbt/logs
+	$(UV) run warehouse clean --landing
+	rm -rf dbt/target dbt/logs

@@ -120,7 +120,7 @@ class SizeFigures:
 # --------------------------------------------------------------------------------------------
 def prepare_cohort(root: Path, subjects: int, seed: int) -> dict:
     """The scale cohort under root/landing (generated unless an identical one is already there)."""
-    from dagster_project.synthetic import generate
+    from synthetic import generate
 
     truth_path = root / "cohort_truth.json"
     marker = root / "cohort.json"
@@ -433,7 +433,7 @@ def _compiled_sql(node: dict, target: Path) -> str | None:
 
 def _raw_select(source) -> str:
     """Contract columns cast to the raw table's types, and the raw table's bookkeeping columns."""
-    from dagster_project.ingest.store import raw_columns
+    from dagster_project.lib.ingest.store import raw_columns
 
     columns = []
     for name, sql_type in raw_columns(source).items():
@@ -458,7 +458,7 @@ def measure_floor(root: Path, run_id: str | None) -> Floor | None:
     """read_csv of every delivery + the run's compiled SQL models, in a fresh DuckDB file."""
     import duckdb
 
-    from dagster_project.ingest.store import DELIVERY_LOG_DDL, QUARANTINE_DDL
+    from dagster_project.lib.ingest.store import DELIVERY_LOG_DDL, QUARANTINE_DDL
     from schemas.contract import SOURCES
 
     target = run_target_dir(run_id)
@@ -489,7 +489,7 @@ def measure_floor(root: Path, run_id: str | None) -> Floor | None:
         for source in SOURCES.values():
             files = sorted(str(p) for p in (landing / source.name).glob("*.csv"))
             if not files:
-                from dagster_project.ingest.store import ensure_tables
+                from dagster_project.lib.ingest.store import ensure_tables
 
                 ensure_tables(con, source)
                 continue
@@ -555,7 +555,7 @@ def bench_size(subjects: int, base: Path, seed: int, incremental: bool, keep: bo
     floor = measure_floor(root, full.run_id)
     figures = SizeFigures(subjects, rows, files, size, full, floor)
     if incremental:
-        from dagster_project.synthetic.scale import add_delivery
+        from synthetic.scale import add_delivery
 
         extra = max(1, round(subjects * INCREMENT))
         (root / "cohort.json").unlink(missing_ok=True)  # the landing folder is no longer the plain cohort

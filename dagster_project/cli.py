@@ -1,23 +1,28 @@
-"""`warehouse` command: synth | run (bench and report are added by their own modules).
+"""`warehouse` command: synth | run | dev | clean.
 
-    warehouse synth --profile park2023 [--seed N] [--subjects N] --out DIR
-    warehouse run                 materialize the whole asset graph once, in-process
-    warehouse bench --subjects N[,N...] [--incremental]   time the pipeline against the DuckDB floor
+    warehouse synth --profile park2023 [--seed N] [--subjects N] [--out DIR]
+    warehouse run [--select SELECTION]   materialize the asset graph once, in-process; print a summary
+    warehouse dev                        the Dagster UI on 127.0.0.1:3000, on the same instance as `run`
+    warehouse clean [--landing]          remove what the warehouse wrote (and the landing folder)
+
+Every path and setting comes from `Settings.from_env()` (README, "Configuration").
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 from pathlib import Path
 
-from dagster_project.settings import apply_defaults, path
+from dagster_project.settings import PROJECT_ROOT, Settings
 
 
-def _synth(args: argparse.Namespace) -> int:
-    from dagster_project.synthetic import generate
+def _synth(args: argparse.Namespace, settings: Settings) -> int:
+    from synthetic import generate
 
-    out = Path(args.out)
+    out = Path(args.out) if args.out else settings.landing
     truth = generate(args.profile, out, seed=args.seed, subjects=args.subjects,
                      truth_path=Path(args.truth) if args.truth else None)
     n_files = sum(1 for p in out.rglob("*") if p.is_file())
@@ -26,20 +31,38 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     from dagster_project.run import run_pipeline
 
     return run_pipeline(selection=args.select)
 
 
-def _bench(args: argparse.Namespace) -> int:
-    from dagster_project import bench
+def _dev(args: argparse.Namespace, settings: Settings) -> int:
+    """`dagster dev` with this project's DAGSTER_HOME and settings, so the UI shows the runs of
+    `warehouse run`; bound to the loopback interface only."""
+    settings.export_environment()
+    settings.prepare_dagster_home()
+    command = [sys.executable, "-m", "dagster", "dev", "--host", "127.0.0.1", "--port", str(args.port)]
+    os.chdir(PROJECT_ROOT)
+    os.execv(sys.executable, command)
+    return 0  # not reached
 
-    return bench.run(args)
+
+def _clean(args: argparse.Namespace, settings: Settings) -> int:
+    paths = settings.output_paths()
+    if args.landing:  # and the truth file `synth` writes beside it
+        paths += [settings.landing, settings.landing.parent / "cohort_truth.json"]
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path)
+            print(f"removed {path}/")
+        elif path.exists():
+            path.unlink()
+            print(f"removed {path}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    apply_defaults()
     parser = argparse.ArgumentParser(prog="warehouse", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -47,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     synth.add_argument("--profile", default="park2023", choices=["park2023", "wehrli2022", "scale"])
     synth.add_argument("--seed", type=int, default=20230703)
     synth.add_argument("--subjects", type=int, default=None, help="cohort size (scale profile)")
-    synth.add_argument("--out", default=str(path("WAREHOUSE_LANDING_DIR")))
+    synth.add_argument("--out", default=None, help="landing folder (default: WAREHOUSE_LANDING_DIR)")
     synth.add_argument("--truth", default=None, help="where to write the truth JSON (default: beside --out)")
     synth.set_defaults(func=_synth)
 
@@ -55,14 +78,21 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--select", default=None, help="Dagster asset selection (default: everything)")
     run.set_defaults(func=_run)
 
-    bench = sub.add_parser("bench", help="time the whole pipeline on a scale cohort against the DuckDB floor")
-    from dagster_project.bench import add_arguments
+    dev = sub.add_parser("dev", help="the Dagster UI on http://127.0.0.1:PORT (same instance as `run`)")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(func=_dev)
 
-    add_arguments(bench)
-    bench.set_defaults(func=_bench)
+    clean = sub.add_parser("clean", help="remove the warehouse files, figures, reports, docs and run history")
+    clean.add_argument("--landing", action="store_true", help="also remove the landing folder and its truth file")
+    clean.set_defaults(func=_clean)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:  # a setting that is not a number, an unknown time zone
+        print(f"warehouse: {exc}", file=sys.stderr)
+        return 2
+    return args.func(args, settings)
 
 
 if __name__ == "__main__":

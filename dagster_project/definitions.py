@@ -4,10 +4,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.settings import apply_defaults
-
-apply_defaults()
-
 
 @dg.definitions
 def defs() -> dg.Definitions:

@@ -9,8 +9,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from dagster_project.settings import apply_defaults, path
-from dagster_project.summary import print_summary
+from dagster_project.settings import Settings
+from dagster_project.lib.report.summary import print_summary
 
 
 # How long a run waits for another process to release the warehouse file before giving up.
@@ -41,8 +41,11 @@ def warehouse_lock_error(db_path: Path) -> str | None:
 def run_pipeline(selection: str | None = None, skip_checks: list[str] | None = None) -> int:
     """Materialize every asset (or a selection); 0 when all steps and blocking checks passed.
     `skip_checks` leaves the asset checks of those names out of the run (the benchmark uses it)."""
-    apply_defaults()
-    db_path = path("WAREHOUSE_DB_PATH")
+    settings = Settings.from_env()
+    # dbt and Dagster's instance read these variables: absolute paths, and the instance config.
+    settings.export_environment()
+    settings.prepare_dagster_home()
+    db_path = settings.warehouse_file
     locked = warehouse_lock_error(db_path)
     if locked:
         print(
@@ -71,9 +74,9 @@ def run_pipeline(selection: str | None = None, skip_checks: list[str] | None = N
         and not e.asset_check_evaluation_data.passed
         and e.asset_check_evaluation_data.severity == dg.AssetCheckSeverity.ERROR
     ]
-    serving = path("WAREHOUSE_SERVING_DB_PATH")
+    serving = settings.serving_file
     try:
-        print_summary(db_path, serving, run_id=result.run_id)
+        print_summary(db_path, serving)
     except duckdb.IOException as exc:  # e.g. another process took the warehouse file meanwhile
         print(f"\nno summary: {exc}")
     if failed_steps or failed_checks or not result.success:

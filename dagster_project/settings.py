@@ -1,41 +1,47 @@
-"""Where the warehouse reads and writes, from the environment (README, "Configuration").
+"""Every setting of the warehouse in one object, built from the environment (README, "Configuration").
 
-Every setting is an environment variable with a default relative to the project root; paths
-are made absolute so that dbt (which runs in dbt/) and Dagster see the same files.
+`Settings.from_env()` reads each `WAREHOUSE_*` variable (and `DAGSTER_HOME`) once, fills the
+defaults below, makes paths absolute (relative ones are relative to the project root, so dbt,
+which runs in dbt/, and Dagster see the same files) and checks numbers and the time zone with a
+message naming the variable. Every folder the warehouse writes is derived here from the
+warehouse file's folder (the data dir) and nowhere else.
+
+`Settings` is also the Dagster resource `settings`: assets, checks and the sensor take it as a
+parameter; the CLI builds it with `from_env()`. Importing this module reads nothing and writes
+nothing; `export_environment()` and `prepare_dagster_home()` are called by the entry points
+(`warehouse run`, `warehouse dev`) and by the dbt asset, never on import.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import dagster as dg
+
+from stats.ctcae import DEFAULT_LLN
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
 
+# variable -> default (paths relative to the project root). dbt/profiles.yml and dbt_project.yml
+# repeat three of these as the defaults of a hand-run `dbt`; tests/test_settings.py keeps them equal.
 DEFAULTS: dict[str, str] = {
     "WAREHOUSE_LANDING_DIR": "data/landing",
     "WAREHOUSE_DB_PATH": "data/warehouse.duckdb",
     "WAREHOUSE_SERVING_DB_PATH": "data/serving.duckdb",
-    "WAREHOUSE_SITE_TIMEZONE": "UTC",
     "DAGSTER_HOME": "data/dagster_home",
+    "WAREHOUSE_SITE_TIMEZONE": "UTC",
+    # DuckDB's memory ceiling for dbt and the pipeline's own writers. DuckDB's default is 80% of
+    # RAM: a serving copy of a 100,000-subject warehouse held 8.5 GiB before it was written out.
+    "WAREHOUSE_DUCKDB_MEMORY_LIMIT": "2GB",
+    # R's loess is quadratic in n (README, "Choices"): the largest group a kinetic curve is fitted for.
+    "WAREHOUSE_LOESS_MAX_POINTS": "5000",
+    "WAREHOUSE_CTCAE_LLN_ANC": f"{DEFAULT_LLN['ANC']:g}",
+    "WAREHOUSE_CTCAE_LLN_PLT": f"{DEFAULT_LLN['PLT']:g}",
 }
-_PATHS = ("WAREHOUSE_LANDING_DIR", "WAREHOUSE_DB_PATH", "WAREHOUSE_SERVING_DB_PATH", "DAGSTER_HOME")
-
-
-def apply_defaults() -> None:
-    """Fill unset variables with the defaults and make every path absolute (idempotent)."""
-    for name, default in DEFAULTS.items():
-        value = os.environ.get(name) or default
-        if name in _PATHS:
-            path = Path(value)
-            value = str(path if path.is_absolute() else (PROJECT_ROOT / path).resolve())
-        os.environ[name] = value
-    home = Path(os.environ["DAGSTER_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    instance_config = home / "dagster.yaml"
-    if not instance_config.exists():
-        instance_config.write_text(DAGSTER_INSTANCE_YAML)
-
 
 # The Dagster instance: no telemetry leaves the machine; failed runs are retried (a locked
 # DuckDB file is the usual cause); run history is kept in DAGSTER_HOME.
@@ -48,24 +54,16 @@ run_retries:
 """
 
 
-# DuckDB's memory ceiling for the pipeline's own writer connections (ingest, publish, analysis
-# tables) and dbt's (dbt/profiles.yml reads the same variable). DuckDB's default is 80% of RAM:
-# a serving copy of a 100,000-subject warehouse held 8.5 GiB before it was written out.
-DEFAULT_DUCKDB_MEMORY_LIMIT = "2GB"
+def _absolute(value: str) -> str:
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (PROJECT_ROOT / path).resolve())
 
 
-def duckdb_config() -> dict[str, str]:
-    """Settings for a DuckDB connection the pipeline writes through (WAREHOUSE_DUCKDB_MEMORY_LIMIT)."""
-    return {"memory_limit": os.environ.get("WAREHOUSE_DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_DUCKDB_MEMORY_LIMIT}
-
-
-def number_from_env(name: str, default: float, *, whole: bool = False, minimum: float | None = None,
-                    meaning: str = "a number") -> float:
-    """A numeric setting: the variable's value, or `default` when unset or blank; a clear error
-    naming the variable when it is not a number (or not whole, or below `minimum`)."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
+def _number(environ: Mapping[str, str], name: str, *, whole: bool = False, minimum: float | None = None,
+            meaning: str = "a number") -> float:
+    """The variable's value (its default when unset or blank); a clear error naming the variable
+    when it is not a number, not whole, or below `minimum`."""
+    raw = (environ.get(name) or "").strip() or DEFAULTS[name]
     try:
         value = int(raw) if whole else float(raw)
     except ValueError as exc:
@@ -75,6 +73,129 @@ def number_from_env(name: str, default: float, *, whole: bool = False, minimum: 
     return value
 
 
-def path(name: str) -> Path:
-    apply_defaults()
-    return Path(os.environ[name])
+def _text(environ: Mapping[str, str], name: str) -> str:
+    return (environ.get(name) or "").strip() or DEFAULTS[name]
+
+
+class Settings(dg.ConfigurableResource):
+    """Where the warehouse reads and writes, and the numeric settings of its rules."""
+
+    landing_dir: str
+    db_path: str
+    serving_db_path: str
+    dagster_home: str = ""
+    site_timezone: str = DEFAULTS["WAREHOUSE_SITE_TIMEZONE"]
+    duckdb_memory_limit: str = DEFAULTS["WAREHOUSE_DUCKDB_MEMORY_LIMIT"]
+    loess_max_points: int = int(DEFAULTS["WAREHOUSE_LOESS_MAX_POINTS"])
+    ctcae_lln_anc: float = DEFAULT_LLN["ANC"]
+    ctcae_lln_plt: float = DEFAULT_LLN["PLT"]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
+        """The settings of `environ` (default: this process's environment); `overrides` (field
+        names) win over it."""
+        env = os.environ if environ is None else environ
+        zone = _text(env, "WAREHOUSE_SITE_TIMEZONE")
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"WAREHOUSE_SITE_TIMEZONE must be an IANA time zone such as Europe/Paris, "
+                             f"got {zone!r}") from exc
+        values = {
+            "landing_dir": _absolute(_text(env, "WAREHOUSE_LANDING_DIR")),
+            "db_path": _absolute(_text(env, "WAREHOUSE_DB_PATH")),
+            "serving_db_path": _absolute(_text(env, "WAREHOUSE_SERVING_DB_PATH")),
+            "dagster_home": _absolute(_text(env, "DAGSTER_HOME")),
+            "site_timezone": zone,
+            "duckdb_memory_limit": _text(env, "WAREHOUSE_DUCKDB_MEMORY_LIMIT"),
+            "loess_max_points": int(_number(env, "WAREHOUSE_LOESS_MAX_POINTS", whole=True, minimum=1,
+                                            meaning="a whole number of samples")),
+            "ctcae_lln_anc": _number(env, "WAREHOUSE_CTCAE_LLN_ANC", meaning="a number (10^9/L)"),
+            "ctcae_lln_plt": _number(env, "WAREHOUSE_CTCAE_LLN_PLT", meaning="a number (10^9/L)"),
+        }
+        values.update({k: (_absolute(str(v)) if k.endswith(("_dir", "_path", "_home")) else v)
+                       for k, v in overrides.items()})
+        return cls(**values)
+
+    # ---- files and folders -------------------------------------------------------------------
+    @property
+    def landing(self) -> Path:
+        return Path(self.landing_dir)
+
+    @property
+    def warehouse_file(self) -> Path:
+        return Path(self.db_path)
+
+    @property
+    def serving_file(self) -> Path:
+        return Path(self.serving_db_path)
+
+    @property
+    def data_dir(self) -> Path:
+        """Every output beside the warehouse file lives under this folder (data/ by default)."""
+        return Path(self.db_path).parent
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.data_dir / "figures"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
+    def report_path(self) -> Path:
+        return self.reports_dir / "warehouse_report.html"
+
+    @property
+    def dbt_docs_dir(self) -> Path:
+        return self.data_dir / "dbt_docs"
+
+    @property
+    def gx_dir(self) -> Path:
+        """Great Expectations' own files: expectation suites, validation results, the lock."""
+        return self.data_dir / "gx"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        """The Great Expectations Data Docs site."""
+        return self.data_dir / "docs"
+
+    def output_paths(self) -> list[Path]:
+        """What the warehouse writes (what `warehouse clean` removes), landing folder excluded."""
+        return [self.warehouse_file, self.warehouse_file.with_name(self.warehouse_file.name + ".wal"),
+                self.serving_file, self.figures_dir, self.reports_dir, self.dbt_docs_dir, self.gx_dir,
+                self.data_docs_dir, *([Path(self.dagster_home)] if self.dagster_home else [])]
+
+    # ---- what other programs read --------------------------------------------------------------
+    def duckdb_config(self) -> dict[str, str]:
+        """Settings of a DuckDB connection the pipeline writes through."""
+        return {"memory_limit": self.duckdb_memory_limit}
+
+    def environment(self) -> dict[str, str]:
+        """The variables dbt (profiles.yml, dbt_project.yml) and Dagster read, with absolute paths."""
+        env = {
+            "WAREHOUSE_LANDING_DIR": self.landing_dir,
+            "WAREHOUSE_DB_PATH": self.db_path,
+            "WAREHOUSE_SERVING_DB_PATH": self.serving_db_path,
+            "WAREHOUSE_SITE_TIMEZONE": self.site_timezone,
+            "WAREHOUSE_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "WAREHOUSE_LOESS_MAX_POINTS": str(self.loess_max_points),
+            "WAREHOUSE_CTCAE_LLN_ANC": f"{self.ctcae_lln_anc:g}",
+            "WAREHOUSE_CTCAE_LLN_PLT": f"{self.ctcae_lln_plt:g}",
+        }
+        if self.dagster_home:
+            env["DAGSTER_HOME"] = self.dagster_home
+        return env
+
+    def export_environment(self) -> None:
+        """Put `environment()` into this process's environment, for dbt and Dagster child processes."""
+        os.environ.update(self.environment())
+
+    def prepare_dagster_home(self) -> None:
+        """Create DAGSTER_HOME with the instance config (no telemetry, run retries) if it has none."""
+        home = Path(self.dagster_home)
+        home.mkdir(parents=True, exist_ok=True)
+        instance_config = home / "dagster.yaml"
+        if not instance_config.exists():
+            instance_config.write_text(DAGSTER_INSTANCE_YAML)

@@ -45,7 +45,7 @@ def run_in_process(root: Path) -> int:
 
 
 def generate_cohort(profile: str, root: Path, **kwargs) -> dict:
-    from dagster_project.synthetic import generate
+    from synthetic import generate
 
     return generate(profile, root / "landing", truth_path=root / "cohort_truth.json", **kwargs)
 

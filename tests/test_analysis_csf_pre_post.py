@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dagster_project.analysis.csf_pre_post import COLUMNS, csf_pre_post, select_pre_post
+from dagster_project.lib.analysis.csf_pre_post import COLUMNS, csf_pre_post, select_pre_post
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "partially_matched_wilcoxon.json"
 CASES = json.loads(REFERENCE.read_text())["cases"]

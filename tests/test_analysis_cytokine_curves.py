@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dagster_project.analysis.cytokine_curves import COLUMNS, GROUPS, cytokine_curves, icans_group
-from dagster_project.stats.loess import loess_band
+from dagster_project.lib.analysis.cytokine_curves import COLUMNS, GROUPS, cytokine_curves, icans_group
+from stats.loess import loess_band
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "loess.json"
 CASES = json.loads(REFERENCE.read_text())["cases"]
@@ -173,13 +173,13 @@ def test_asset_takes_the_ceiling_from_the_environment(tmp_path, monkeypatch):
     import dagster as dg
     import duckdb
 
-    from dagster_project.defs.analysis.biomarkers import cytokine_curves_asset
-    from dagster_project.defs.resources import WarehouseSettings
+    from dagster_project.defs.analysis.cytokine_curves import cytokine_curves_asset
+    from dagster_project.settings import Settings
 
     ep = _endpoints({"A": 0, "B": 2, "C": 3, "D": 4, "E": 5, "F": None})
     db = _warehouse_with(tmp_path, _cohort(), ep.astype({"icans_max_grade": "Int64"}))
-    settings = WarehouseSettings(landing_dir=str(tmp_path), db_path=str(db), serving_db_path=str(tmp_path / "s.duckdb"))
     monkeypatch.setenv("WAREHOUSE_LOESS_MAX_POINTS", "30")
+    settings = Settings.from_env(landing_dir=tmp_path, db_path=db, serving_db_path=tmp_path / "s.duckdb")
     result = dg.materialize([cytokine_curves_asset], resources={"settings": settings})
     assert result.success
     with duckdb.connect(str(db), read_only=True) as con:
@@ -189,5 +189,5 @@ def test_asset_takes_the_ceiling_from_the_environment(tmp_path, monkeypatch):
     assert meta["groups_too_large"].value == 1 and meta["groups_ok"].value == 2
 
     monkeypatch.setenv("WAREHOUSE_LOESS_MAX_POINTS", "lots")
-    with pytest.raises(Exception, match="WAREHOUSE_LOESS_MAX_POINTS must be a whole number"):
-        dg.materialize([cytokine_curves_asset], resources={"settings": settings})
+    with pytest.raises(ValueError, match="WAREHOUSE_LOESS_MAX_POINTS must be a whole number"):
+        Settings.from_env()

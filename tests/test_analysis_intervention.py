@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dagster_project.analysis.intervention import (
+from dagster_project.lib.analysis.intervention import (
     COURSE_COLUMNS,
     LAB_GRADE_COLUMNS,
     TEST_COLUMNS,
@@ -27,7 +27,7 @@ from dagster_project.analysis.intervention import (
     intervention_tests,
     intervention_windows,
 )
-from dagster_project.stats.ctcae import ctcae_grade
+from stats.ctcae import ctcae_grade
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "paired_t.json"
 TOL = 1e-9
@@ -392,7 +392,7 @@ def test_lln_is_configurable_and_worst_grade_wins():
 
 def test_assets_on_a_cohort_without_a_course_write_empty_tables(tmp_path, monkeypatch):
     from dagster_project.defs.analysis.intervention import intervention_figures, intervention_tables
-    from dagster_project.defs.resources import WarehouseSettings
+    from dagster_project.settings import Settings
 
     db = tmp_path / "warehouse.duckdb"
     biomarker = results_frame([("S1", "ANC", FIRST, 1.0)])
@@ -408,7 +408,7 @@ def test_assets_on_a_cohort_without_a_course_write_empty_tables(tmp_path, monkey
             con.execute(f"create table {name} as select * from f")
             con.unregister("f")
     monkeypatch.setenv("WAREHOUSE_CTCAE_LLN_ANC", "1.8")
-    settings = WarehouseSettings(landing_dir=str(tmp_path), db_path=str(db), serving_db_path=str(tmp_path / "s.duckdb"))
+    settings = Settings.from_env(landing_dir=tmp_path, db_path=db, serving_db_path=tmp_path / "s.duckdb")
     result = dg.materialize([intervention_tables, intervention_figures], resources={"settings": settings})
     assert result.success
     with duckdb.connect(str(db), read_only=True) as con:

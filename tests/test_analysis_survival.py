@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 from scipy.stats import chi2
 
-from dagster_project.analysis.survival import (
+from dagster_project.lib.analysis.survival import (
     KM_CURVE_COLUMNS,
     KM_SUMMARY_COLUMNS,
     LOGRANK_COLUMNS,
     build_km_tables,
 )
-from dagster_project.stats.survival import CURVE_COLUMNS, kaplan_meier
+from stats.kaplan_meier import CURVE_COLUMNS, kaplan_meier
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 CASES = json.loads((REFERENCE / "kaplan_meier.json").read_text())["cases"]

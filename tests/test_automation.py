@@ -27,8 +27,9 @@ def small_warehouse(tmp_path):
 
 def _tick(cursor):
     from dagster_project.defs.automation import landing_folder_sensor
+    from dagster_project.settings import Settings
 
-    context = dg.build_sensor_context(cursor=cursor)
+    context = dg.build_sensor_context(cursor=cursor, resources={"settings": Settings.from_env()})
     return landing_folder_sensor(context), context.cursor
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.ingest.store import create_all_tables
+from dagster_project.lib.ingest.store import create_all_tables
 
 REPO = Path(__file__).resolve().parents[1]
 DBT_DIR = REPO / "dbt"

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from dagster_project.analysis.csf_pre_post import csf_pre_post, select_pre_post
-from dagster_project.analysis.cytokine_curves import cytokine_curves
+from dagster_project.lib.analysis.csf_pre_post import csf_pre_post, select_pre_post
+from dagster_project.lib.analysis.cytokine_curves import cytokine_curves
 from dagster_project.figures.biomarkers import csf_pre_post_png, cytokine_curves_png, format_p, points_to_draw
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from dagster_project.analysis.survival import build_km_tables
+from dagster_project.lib.analysis.survival import build_km_tables
 from dagster_project.figures.response import (
     best_response_counts,
     best_response_figure,

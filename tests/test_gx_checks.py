@@ -12,10 +12,10 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-from dagster_project.defs.publish import serving_warehouse
-from dagster_project.defs.quality.gx_checks import gx_check, gx_checks
-from dagster_project.defs.resources import WarehouseSettings
-from dagster_project.warehouse_io import read_table, replace_tables
+from dagster_project.defs.serving.assets import serving_warehouse
+from dagster_project.defs.quality.checks import gx_check, gx_checks
+from dagster_project.settings import Settings
+from dagster_project.lib.warehouse import read_table, replace_tables
 
 SUBJECTS = pd.DataFrame({
     "subject_id": ["S1", "S2", "S3"], "site_id": ["a", "a", "b"], "age_years": [60, 70, 55],
@@ -28,23 +28,23 @@ GOOD_CONSORT = pd.DataFrame({"step_order": [1, 2, 3, 4, 5], "step": STEPS, "n_su
 BAD_CONSORT = GOOD_CONSORT.assign(n_subjects=[3, 5, 1, 2, 2])  # infused 5 of 3 enrolled
 
 
-def _run(tmp_path, consort: pd.DataFrame) -> tuple[dg.ExecuteInProcessResult, WarehouseSettings]:
-    settings = WarehouseSettings(
+def _run(tmp_path, consort: pd.DataFrame) -> tuple[dg.ExecuteInProcessResult, Settings]:
+    settings = Settings.from_env({},
         landing_dir=str(tmp_path / "landing"),
         db_path=str(tmp_path / "warehouse.duckdb"),
         serving_db_path=str(tmp_path / "serving.duckdb"),
     )
 
     @dg.asset(key=["marts", "dim_subjects"])
-    def dim_subjects(settings: WarehouseSettings) -> None:
+    def dim_subjects(settings: Settings) -> None:
         replace_tables(settings.db_path, "marts", {"dim_subjects": SUBJECTS})
 
     @dg.asset(key=["marts", "agg_consort"], deps=[dim_subjects])
-    def agg_consort(settings: WarehouseSettings) -> None:
+    def agg_consort(settings: Settings) -> None:
         replace_tables(settings.db_path, "marts", {"agg_consort": consort})
 
     result = dg.materialize(
-        [dim_subjects, agg_consort, gx_check("marts.dim_subjects"), gx_check("marts.agg_consort"), serving_warehouse],
+        [dim_subjects, agg_consort, gx_check("marts.dim_subjects"), gx_check("marts.agg_consort"), serving_warehouse()],
         resources={"settings": settings},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,

@@ -1,4 +1,4 @@
-"""The Great Expectations suites (schemas/gx_suites.py) run by dagster_project.quality.gx_runner.
+"""The Great Expectations suites (schemas/gx_suites.py) run by dagster_project.lib.quality.gx_runner.
 
 Each suite passes on a small valid table written by hand from marts.md, and fails on a copy
 broken in one way of each kind (a value out of range, an unknown category, a duplicated key, a
@@ -13,8 +13,9 @@ import itertools
 import pandas as pd
 import pytest
 
-from dagster_project.defs.quality.gx_checks import CHECKED_TABLES
-from dagster_project.quality.gx_runner import GxFolders, run_suite
+from dagster_project.defs.quality.checks import CHECKED_TABLES
+from dagster_project.lib.quality.gx_runner import GxFolders, run_suite
+from dagster_project.settings import Settings
 from schemas import gx_suites as S
 
 KINDS = ("range", "category", "unique", "row_count", "not_null")
@@ -37,9 +38,10 @@ SUBJECTS = pd.DataFrame(
 COHORT = S.Cohort.from_dim_subjects(SUBJECTS)
 
 
-def check(name: str, expectations, frame: pd.DataFrame, db_path=None, run_name=None):
+def check(name: str, expectations, frame: pd.DataFrame, folders=None, run_name=None):
     """run_suite on a frame, with SUBJECTS as the marts.dim_subjects membership rules join to."""
-    return run_suite(name, expectations, frame, db_path, run_name=run_name, companions={S.DIM_SUBJECTS: SUBJECTS})
+    return run_suite(name, expectations, frame, run_name=run_name, companions={S.DIM_SUBJECTS: SUBJECTS},
+                     folders=folders)
 
 
 def _toxicity_daily() -> pd.DataFrame:
@@ -266,12 +268,13 @@ def test_missing_contract_column_fails():
 
 
 def test_data_docs_are_built_beside_the_warehouse(tmp_path):
-    db_path = tmp_path / "data" / "warehouse.duckdb"
+    settings = Settings.from_env({}, landing_dir=tmp_path / "landing", db_path=tmp_path / "data" / "warehouse.duckdb",
+                                 serving_db_path=tmp_path / "data" / "serving.duckdb")
+    folders = GxFolders(root=settings.gx_dir, docs=settings.data_docs_dir)
     table = "marts.agg_consort"
-    ok = check(S.suite_name(table), S.agg_consort(COHORT), VALID[table], db_path, run_name="run-1")
+    ok = check(S.suite_name(table), S.agg_consort(COHORT), VALID[table], folders, run_name="run-1")
     broken = VALID[table].assign(n_subjects=[3, 9, 1, 2, 2])
-    bad = check(S.suite_name(table), S.agg_consort(COHORT), broken, db_path, run_name="run-2")
-    folders = GxFolders.for_warehouse(db_path)
+    bad = check(S.suite_name(table), S.agg_consort(COHORT), broken, folders, run_name="run-2")
     assert ok.success and not bad.success
     assert bad.data_docs_index == folders.index == tmp_path / "data" / "docs" / "index.html"
     assert folders.index.exists() and bad.validation_page is not None and bad.validation_page.exists()

@@ -21,7 +21,7 @@ import duckdb
 import pytest
 
 from corpus.cases import ANY, CASES, Case, Q, companion, good
-from dagster_project.ingest.load import load_source
+from dagster_project.lib.ingest.load import load_source
 from schemas.contract import SOURCES
 
 SEED = "subjects/000_subjects.csv"  # the known subjects, in the template warehouse

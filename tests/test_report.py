@@ -14,7 +14,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from dagster_project.report import build_report, data_version, report_path  # noqa: E402
+from dagster_project.lib.report.html_report import build_report, data_version  # noqa: E402
+from dagster_project.settings import Settings  # noqa: E402
 
 SHAS = ["1" * 64, "2" * 64, "3" * 64]
 SECRET = "REJECTED-VALUE-7f3a"  # a value in audit.quarantine: never printed
@@ -104,7 +105,8 @@ def data_dir(tmp_path):
 def test_report_renders_from_the_serving_file(data_dir):
     serving = data_dir / "serving.duckdb"
     make_serving(serving)
-    out = report_path(data_dir / "warehouse.duckdb")
+    out = Settings.from_env({}, landing_dir=data_dir / "landing", db_path=data_dir / "warehouse.duckdb",
+                            serving_db_path=serving).report_path
     report = build_report(serving, data_dir / "figures", out, run_id="run-abc-123")
 
     assert out == data_dir / "reports" / "warehouse_report.html" == report.path

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dagster_project.stats.ctcae import anc_grade, ctcae_grade, ctcae_grades, plt_grade
+from stats.ctcae import anc_grade, ctcae_grade, ctcae_grades, plt_grade
 
 ANC_CASES = [
     (5.0, 0),

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dagster_project.stats.loess import loess_band, too_small_reason, whole_day_grid
+from stats.loess import loess_band, too_small_reason, whole_day_grid
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 CASES = json.loads((REFERENCE / "loess.json").read_text())["cases"]

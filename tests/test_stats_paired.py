@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dagster_project.stats.paired import paired_t, ratio_paired_t
+from stats.paired_t import paired_t, ratio_paired_t
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 CASES = json.loads((REFERENCE / "paired_t.json").read_text())["cases"]

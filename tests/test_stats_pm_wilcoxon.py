@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from dagster_project.stats.pm_wilcoxon import METHOD_SR_MW, pm_wilcox_test
+from stats.pm_wilcoxon import METHOD_SR_MW, pm_wilcox_test
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 CASES = json.loads((REFERENCE / "partially_matched_wilcoxon.json").read_text())["cases"]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dagster_project.stats.proportions import clopper_pearson, clopper_pearson_arrays
+from stats.clopper_pearson import clopper_pearson, clopper_pearson_arrays
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 # No skip: a missing reference folder must fail collection (CI always has it).
@@ -75,7 +75,7 @@ def test_invalid_counts_raise(x, n):
 def test_rates_by_group_counts_groups_and_cis():
     import pandas as pd
 
-    from dagster_project.stats.proportions import rates_by_group
+    from stats.clopper_pearson import rates_by_group
 
     subjects = pd.DataFrame({"arm": ["a", "a", "a", "b"], "grade": [0, 1, 3, 2]})
     table = rates_by_group(subjects, ("overall", "arm"), [({"category": "any"}, lambda f: f["grade"] >= 1)])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import chi2
 
-from dagster_project.stats.survival import (
+from stats.kaplan_meier import (
     CURVE_COLUMNS,
     DAYS_PER_MONTH,
     TWELVE_MONTHS_DAYS,

@@ -1,4 +1,4 @@
-"""Tests of the synthetic cohort generator (dagster_project/synthetic).
+"""Tests of the synthetic cohort generator (synthetic).
 
 Calibration numbers are recomputed here from the written CSV files with pandas, independently of
 the generator's own bookkeeping: Park et al. Nat Med 2023 (34 enrolled / 31 infused; CRS any 23,
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dagster_project.synthetic import generate
-from dagster_project.synthetic.common import ANALYTES, COLUMNS, SOURCES
+from synthetic import generate
+from synthetic.common import ANALYTES, COLUMNS, SOURCES
 
 SEED = 20230703
 

@@ -3,19 +3,18 @@
 - `warehouse_refresh` materializes every asset and runs every check; each step retries on
   failure (a DuckDB file locked by another process is the usual cause), with a pause.
 - `landing_folder_sensor` starts a refresh when a delivery file appears that the sensor has not
-  seen with these bytes before (run key = the new files' sha256s, so the same bytes never start a
+  seen with these bytes before, by the same scan as ingest (run key = the new files' sha256s, so the same bytes never start a
   second run); ingest then loads only the new deliveries.
 - `daily_refresh` runs the same job every night as a safety net.
 """
 
 import hashlib
 import json
-from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.ingest.landing import DELIVERY_SUFFIXES, sha256_of
-from dagster_project.settings import path
+from dagster_project.lib.ingest.landing import new_deliveries
+from dagster_project.settings import Settings
 from schemas.contract import SOURCES
 
 # A step that fails (e.g. "Could not set lock on file") is tried again up to 3 times, 15 s apart.
@@ -29,45 +28,15 @@ warehouse_refresh = dg.define_asset_job(
 )
 
 
-def scan_landing(landing: Path, known: dict[str, list]) -> tuple[dict[str, list], list[str]]:
-    """Return (state, new sha256s): state maps file name -> [size, mtime, sha256].
-
-    A file whose size and modification time are unchanged is not hashed again, so a tick costs
-    one directory listing when nothing arrived.
-    """
-    state: dict[str, list] = {}
-    new: list[str] = []
-    for source in SOURCES:
-        folder = landing / source
-        if not folder.is_dir():
-            continue
-        for file in sorted(folder.iterdir()):
-            if not file.is_file() or file.is_symlink() or file.name.startswith("."):
-                continue
-            if file.suffix.lower() not in DELIVERY_SUFFIXES:
-                continue
-            name = file.relative_to(landing).as_posix()
-            stat = file.stat()
-            before = known.get(name)
-            if before and before[0] == stat.st_size and before[1] == stat.st_mtime:
-                state[name] = before
-                continue
-            digest = sha256_of(file)
-            state[name] = [stat.st_size, stat.st_mtime, digest]
-            if digest not in {v[2] for v in known.values()}:
-                new.append(digest)
-    return state, sorted(set(new))
-
-
 @dg.sensor(
     job=warehouse_refresh,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts warehouse_refresh when a new delivery file lands in WAREHOUSE_LANDING_DIR.",
 )
-def landing_folder_sensor(context: dg.SensorEvaluationContext):
+def landing_folder_sensor(context: dg.SensorEvaluationContext, settings: Settings):
     known = json.loads(context.cursor) if context.cursor else {}
-    state, new = scan_landing(path("WAREHOUSE_LANDING_DIR"), known)
+    state, new = new_deliveries(settings.landing, SOURCES, known)
     context.update_cursor(json.dumps(state))
     if not new:
         return dg.SkipReason("no new delivery")

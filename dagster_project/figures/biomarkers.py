@@ -55,7 +55,7 @@ def _grid(n: int, ncols: int, panel_size: tuple[float, float]) -> tuple[Figure, 
 def _subject_groups(endpoints: pd.DataFrame | None) -> pd.Series | None:
     if endpoints is None:
         return None
-    from dagster_project.analysis.cytokine_curves import icans_group
+    from dagster_project.lib.analysis.cytokine_curves import icans_group
 
     return endpoints.set_index("subject_id")["icans_max_grade"].map(icans_group)
 
@@ -167,7 +167,7 @@ def csf_pre_post_png(
 ) -> bytes:
     """Pre vs post box plots per CSF measure with the p-value (PNG bytes).
 
-    ``selection``: :func:`dagster_project.analysis.csf_pre_post.select_pre_post` output
+    ``selection``: :func:`dagster_project.lib.analysis.csf_pre_post.select_pre_post` output
     (subject_id, analyte, timepoint, analysis_value, unit); ``summary``: ``analysis.csf_pre_post``.
     ``analytes`` defaults to the summary's order. Cytokines go on a log axis when every value is
     positive (``log_scale_cytokines``); WBC and PROTEIN stay linear. A box with more than

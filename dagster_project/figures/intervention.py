@@ -2,7 +2,7 @@
 
 Pure matplotlib (object API on an Agg canvas, no pyplot state), no Dagster, no database. Inputs
 are rows of the marts and of the ``analysis.intervention_*`` tables
-(:mod:`dagster_project.analysis.intervention`); nothing is recomputed here but sorting and
+(:mod:`dagster_project.lib.analysis.intervention`); nothing is recomputed here but sorting and
 binning for display.
 
 - :func:`swimmer_png` -- Fig. 1: per subject and study day, the adjudicated CRS grade (coloured

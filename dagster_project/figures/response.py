@@ -11,7 +11,7 @@ Pure matplotlib (object API on an Agg canvas, no pyplot state), no Dagster, no d
 - :func:`km_figure` -- Kaplan-Meier curves (OS or PFS; overall or by disease) as steps
   (``where="post"``) with the shaded pointwise 95% band, censor ticks and a number-at-risk table
   under the axis every 3 months (Fig 3B/C, ED Fig 1B/C). Input: ``analysis.km_curves``
-  (:func:`dagster_project.analysis.survival.build_km_tables`).
+  (:func:`dagster_project.lib.analysis.survival.build_km_tables`).
 
 Both figures carry their footnote in the image and in the PNG's ``Description`` text chunk.
 """
@@ -27,7 +27,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from dagster_project.stats.survival import DAYS_PER_MONTH
+from stats.kaplan_meier import DAYS_PER_MONTH
 
 __all__ = [
     "RESPONSE_CATEGORIES",

@@ -2,7 +2,7 @@
 
 Each `Case` is a file dropped into `<landing>/<source>/` next to a good delivery of the same
 source (the "companion", which must still load whole) and run through the real ingest
-(`dagster_project.ingest.load.load_source`) by `tests/test_ingest_corpus.py`.
+(`dagster_project.lib.ingest.load.load_source`) by `tests/test_ingest_corpus.py`.
 
 Expectations:
 - `status`: `loaded`, `rejected`, `duplicate`, or `ignored` (the file is not a delivery at all);

@@ -17,14 +17,13 @@ metadata.
 import dagster as dg
 import pandas as pd
 
-from dagster_project.analysis.intervention import (
+from dagster_project.lib.analysis.intervention import (
     anakinra_courses,
     intervention_lab_grades,
     intervention_tests,
     intervention_windows,
 )
-from dagster_project.defs.resources import WarehouseSettings
-from dagster_project.figure_metadata import figure_metadata
+from dagster_project.defs.analysis.figure_metadata import figure_metadata
 from dagster_project.figures.intervention import (
     cytokine_pairs_png,
     lab_grade_pies_png,
@@ -32,9 +31,8 @@ from dagster_project.figures.intervention import (
     swimmer_png,
     waterfall_png,
 )
-from dagster_project.settings import number_from_env
-from dagster_project.stats.ctcae import DEFAULT_LLN
-from dagster_project.warehouse_io import figures_dir, read_table, replace_tables
+from dagster_project.lib.warehouse import read_table, replace_tables
+from dagster_project.settings import Settings
 
 MEDICATIONS = dg.AssetKey(["staging", "stg_clinical__medications"])
 VITALS = dg.AssetKey(["staging", "stg_clinical__vitals"])
@@ -45,16 +43,10 @@ WINDOWS = dg.AssetKey(["analysis", "intervention_windows"])
 TESTS = dg.AssetKey(["analysis", "intervention_tests"])
 LAB_GRADES = dg.AssetKey(["analysis", "intervention_lab_grades"])
 
-LLN_ENV = {"ANC": "WAREHOUSE_CTCAE_LLN_ANC", "PLT": "WAREHOUSE_CTCAE_LLN_PLT"}
 NO_COURSE = (
     "No anakinra course in this cohort (no anakinra dose with indication crs or icans; prophylactic "
     "doses are not a course): the tables are empty."
 )
-
-
-def ctcae_lln() -> dict[str, float]:
-    """LLNs from WAREHOUSE_CTCAE_LLN_ANC / _PLT, defaults 2.0 / 150 (10^9/L)."""
-    return {test: number_from_env(name, DEFAULT_LLN[test], meaning="a number (10^9/L)") for test, name in LLN_ENV.items()}
 
 
 def _md(frame: pd.DataFrame) -> dg.MetadataValue:
@@ -84,8 +76,8 @@ def _md(frame: pd.DataFrame) -> dg.MetadataValue:
         ),
     ]
 )
-def intervention_tables(settings: WarehouseSettings):
-    llns = ctcae_lln()
+def intervention_tables(settings: Settings):
+    llns = {"ANC": settings.ctcae_lln_anc, "PLT": settings.ctcae_lln_plt}
     medications = read_table(settings.db_path, "staging.stg_clinical__medications")
     courses = anakinra_courses(medications)
     # only the subjects with a course: a few rows of marts of millions, filtered in DuckDB
@@ -108,6 +100,7 @@ def intervention_tables(settings: WarehouseSettings):
         settings.db_path,
         "analysis",
         {"intervention_windows": windows, "intervention_tests": tests, "intervention_lab_grades": grades},
+        settings.duckdb_config(),
     )
 
     common = {"subjects_with_course": len(courses)}
@@ -151,7 +144,7 @@ def intervention_tables(settings: WarehouseSettings):
     "peak ICANS, steroid dex-equivalent mg, tocilizumab and anakinra days, deaths, by product); TMAX/ANC/PLT "
     "before vs after; CTCAE pies 3-4 weeks after; CRP and ferritin waterfalls; cytokine pairs.",
 )
-def intervention_figures(settings: WarehouseSettings) -> dg.MaterializeResult:
+def intervention_figures(settings: Settings) -> dg.MaterializeResult:
     windows = read_table(settings.db_path, "analysis.intervention_windows")
     if windows.empty:
         return dg.MaterializeResult(metadata={"figures": 0, "note": NO_COURSE + " No figures were drawn."})
@@ -160,7 +153,7 @@ def intervention_figures(settings: WarehouseSettings) -> dg.MaterializeResult:
     subjects = sorted(windows["subject_id"].unique())
     daily = read_table(settings.db_path, "marts.fct_toxicity_daily", subject_ids=subjects)
     endpoints = read_table(settings.db_path, "marts.fct_subject_endpoints", subject_ids=subjects)
-    folder = figures_dir(settings.db_path)
+    folder = settings.figures_dir
     missing = windows[windows["status"] != "paired"]
     gaps = f" {len(missing)} subject x measure rows without a pair (see status)." if len(missing) else ""
     figures = figure_metadata(

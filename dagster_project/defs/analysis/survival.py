@@ -1,13 +1,13 @@
 """Kaplan-Meier OS and PFS, overall and by disease, with the log-rank test (Park 2023 Fig 3B/C,
-ED Fig 1B/C), and the best-response figure (Fig 3A / ED 1A)."""
+ED Fig 1B/C)."""
 
 import dagster as dg
 
-from dagster_project.analysis.survival import build_km_tables
-from dagster_project.defs.resources import WarehouseSettings
-from dagster_project.figure_metadata import figure_metadata
-from dagster_project.figures.response import best_response_figure, km_figure, response_note
-from dagster_project.warehouse_io import figures_dir, read_table, replace_tables
+from dagster_project.lib.analysis.survival import build_km_tables
+from dagster_project.defs.analysis.figure_metadata import figure_metadata
+from dagster_project.figures.response import km_figure
+from dagster_project.lib.warehouse import read_table, replace_tables
+from dagster_project.settings import Settings
 
 ENDPOINTS = dg.AssetKey(["marts", "fct_subject_endpoints"])
 
@@ -30,11 +30,11 @@ ENDPOINTS = dg.AssetKey(["marts", "fct_subject_endpoints"])
         ),
     ]
 )
-def survival_tables(settings: WarehouseSettings):
+def survival_tables(settings: Settings):
     endpoints = read_table(settings.db_path, "marts.fct_subject_endpoints")
     curves, summary, logrank = build_km_tables(endpoints)
-    replace_tables(settings.db_path, "analysis", {"km_curves": curves, "km_summary": summary, "km_logrank": logrank})
-    folder = figures_dir(settings.db_path)
+    replace_tables(settings.db_path, "analysis", {"km_curves": curves, "km_summary": summary, "km_logrank": logrank}, settings.duckdb_config())
+    folder = settings.figures_dir
     figures = {}
     for endpoint in ("OS", "PFS"):
         p = logrank.loc[logrank["endpoint"] == endpoint, "p_value"]
@@ -53,20 +53,4 @@ def survival_tables(settings: WarehouseSettings):
     yield dg.MaterializeResult(
         asset_key=["analysis", "km_logrank"],
         metadata={"dagster/row_count": len(logrank), "table": dg.MetadataValue.md(logrank.to_markdown(index=False))},
-    )
-
-
-@dg.asset(
-    key=["analysis", "best_response_figure"],
-    deps=[ENDPOINTS, dg.AssetKey(["marts", "agg_response_rates"])],
-    group_name="analysis",
-    kinds={"python"},
-    description="Best response by day 100 as stacked bars by product and by disease with ORR (Park 2023 "
-    "Fig 3A / ED Fig 1A). NE is its own category here; the paper folds its one NE subject into PD.",
-)
-def best_response_figure_asset(settings: WarehouseSettings) -> dg.MaterializeResult:
-    endpoints = read_table(settings.db_path, "marts.fct_subject_endpoints")
-    png = best_response_figure(endpoints)
-    return dg.MaterializeResult(
-        metadata=figure_metadata(png, figures_dir(settings.db_path) / "best_response.png", response_note(endpoints))
     )

@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-from dagster_project.defs.resources import WarehouseSettings
-from dagster_project.figure_metadata import figure_metadata
+from dagster_project.defs.analysis.figure_metadata import figure_metadata
 from dagster_project.figures.toxicity import toxicity_rates_figure
-from dagster_project.warehouse_io import figures_dir, read_table
+from dagster_project.lib.warehouse import read_table
+from dagster_project.settings import Settings
 
 
 @dg.asset(
@@ -16,9 +16,9 @@ from dagster_project.warehouse_io import figures_dir, read_table
     description="Park 2023 Figure 2 rendered from marts.agg_toxicity_rates: overall CRS/ICANS rates with "
     "95% Clopper-Pearson intervals, and max-grade distributions by CAR T product.",
 )
-def toxicity_rates_figure_asset(settings: WarehouseSettings) -> dg.MaterializeResult:
+def toxicity_rates_figure_asset(settings: Settings) -> dg.MaterializeResult:
     rates = read_table(settings.db_path, "marts.agg_toxicity_rates")
-    folder = figures_dir(settings.db_path)
+    folder = settings.figures_dir
     metadata = figure_metadata(toxicity_rates_figure(rates, group_by="car_t_product"), folder / "toxicity_rates_by_product.png")
     metadata |= figure_metadata(toxicity_rates_figure(rates, group_by="disease"), folder / "toxicity_rates_by_disease.png")
     return dg.MaterializeResult(metadata=metadata)

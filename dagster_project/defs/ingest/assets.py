@@ -8,11 +8,10 @@ Each asset carries a blocking check that every delivered row was accepted or qua
 import dagster as dg
 import duckdb
 
-from dagster_project.defs.resources import WarehouseSettings
-from dagster_project.ingest.load import load_source
-from dagster_project.ingest.landing import unknown_folders
-from dagster_project.ingest.store import ensure_tables
-from dagster_project.settings import duckdb_config
+from dagster_project.lib.ingest.load import load_source
+from dagster_project.lib.ingest.landing import unknown_folders
+from dagster_project.lib.ingest.store import ensure_tables
+from dagster_project.settings import Settings
 from schemas.contract import SOURCES, Source
 
 ACCOUNTING_CHECK = "rows_accounted"
@@ -75,8 +74,8 @@ def _ingest_asset(source: Source) -> dg.AssetsDefinition:
         # Rows of every other source must name a known subject, so subjects load first.
         deps=[] if source.name == "subjects" else [dg.AssetKey(["raw", "subjects"])],
     )
-    def ingest(context: dg.AssetExecutionContext, settings: WarehouseSettings):
-        with duckdb.connect(settings.db_path, config=duckdb_config()) as con:
+    def ingest(context: dg.AssetExecutionContext, settings: Settings):
+        with duckdb.connect(settings.db_path, config=settings.duckdb_config()) as con:
             outcomes = load_source(con, source, settings.landing)
             totals = accounting(con, source.name)
             table_rows = con.execute(f'select count(*) from raw."{source.name}"').fetchone()[0]
@@ -138,9 +137,9 @@ _INGEST_KEYS = [a.key for a in ingest_assets]
         ),
     ]
 )
-def delivery_log(context: dg.AssetExecutionContext, settings: WarehouseSettings):
+def delivery_log(context: dg.AssetExecutionContext, settings: Settings):
     """Summarise the ingest log after every ingest (the tables themselves are written per delivery)."""
-    with duckdb.connect(settings.db_path, config=duckdb_config()) as con:
+    with duckdb.connect(settings.db_path, config=settings.duckdb_config()) as con:
         for source in SOURCES.values():  # a fresh warehouse with no deliveries still has the tables
             ensure_tables(con, source)
         statuses = dict(con.execute("select status, count(*) from raw.deliveries group by all").fetchall())

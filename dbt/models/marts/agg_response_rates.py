@@ -3,11 +3,11 @@
 Measure per infused subject from fct_subject_endpoints.best_response_d100 (best of CR > PR > SD >
 PD on study days 1..100, NE when none): ORR = CR or PR; CR, PR, SD, PD, NE = that best response.
 Denominator: every infused subject of the group. Interval: exact Clopper-Pearson 95%
-(derivations.md, "Proportions") from dagster_project.stats.proportions. A row for every measure
+(derivations.md, "Proportions") from stats.clopper_pearson. A row for every measure
 of every group value that occurs among infused subjects, n_subjects 0 where none.
 """
 
-from dagster_project.stats.proportions import rates_by_group
+from stats.clopper_pearson import rates_by_group
 
 GROUPINGS = ("overall", "car_t_product", "disease")
 MEASURES = (

@@ -5,11 +5,11 @@ Numerator: infused subjects whose adjudicated max grade in the toxicity window
 grades") falls in the category: `any` = >= 1, `severe` = >= 3, `grade_k` = exactly k.
 Denominator: every infused subject of the group (derivations.md: every infused subject counts).
 Interval: exact Clopper-Pearson 95% (derivations.md, "Proportions"), the project's one
-implementation in dagster_project.stats.proportions. A row for every category of every group
+implementation in stats.clopper_pearson. A row for every category of every group
 value that occurs among infused subjects, n_subjects 0 where none.
 """
 
-from dagster_project.stats.proportions import rates_by_group
+from stats.clopper_pearson import rates_by_group
 
 TOXICITIES = (("CRS", "crs_max_grade"), ("ICANS", "icans_max_grade"))
 GROUPINGS = ("overall", "car_t_product", "disease")

@@ -1,0 +1,83 @@
+"""Analyst-facing outputs built after the serving copy is published: the static HTML report
+and the dbt docs site, both under the data folder (<data dir>/reports/, <data dir>/dbt_docs/)."""
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from dagster_project.defs.analysis import analysis_keys
+from dagster_project.defs.serving.assets import SERVING
+from dagster_project.lib.report.html_report import build_report
+from dagster_project.lib.transform.docs import DOCS_FILES, STAMP, docs_are_current, docs_fingerprint
+from dagster_project.settings import Settings
+
+REPORTED_MARTS = [
+    dg.AssetKey(["marts", "agg_consort"]),
+    dg.AssetKey(["marts", "agg_toxicity_rates"]),
+    dg.AssetKey(["marts", "agg_response_rates"]),
+    dg.AssetKey(["audit", "deliveries"]),
+    dg.AssetKey(["audit", "quarantine"]),
+]
+
+
+@dg.asset(
+    key=["reports", "html_report"],
+    group_name="serving",
+    kinds={"html"},
+    deps=[SERVING, *REPORTED_MARTS, *analysis_keys()],
+    description="One self-contained HTML file (<data dir>/reports/warehouse_report.html) from the "
+    "published serving copy: CONSORT, CRS/ICANS and response rates with exact CIs, Kaplan-Meier "
+    "summary, CSF before/after, intervention tests when present, the figures (embedded PNG), and "
+    "the deliveries/quarantine counts; stamped with the data version (hash of the delivery "
+    "sha256s) and the run id. Aggregates only.",
+)
+def html_report(context: dg.AssetExecutionContext, settings: Settings) -> dg.MaterializeResult:
+    report = build_report(
+        serving_path=settings.serving_db_path,
+        figures_dir=settings.figures_dir,
+        out_path=settings.report_path,
+        run_id=context.run.run_id,
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(report.path)),
+            "data_version": dg.MetadataValue.text(report.data_version),
+            "deliveries": dg.MetadataValue.int(report.n_deliveries),
+            "figures": dg.MetadataValue.int(len(report.figures)),
+            "size_bytes": dg.MetadataValue.int(report.path.stat().st_size),
+        },
+        data_version=dg.DataVersion(report.data_version),
+    )
+
+
+@dg.asset(
+    key=["reports", "dbt_docs"],
+    group_name="serving",
+    kinds={"dbt"},
+    deps=[SERVING],
+    description="`dbt docs generate --static` into <data dir>/dbt_docs/ (index.html, manifest.json, "
+    "catalog.json, and static_index.html that opens from disk): every model, column and test with "
+    "the catalog of the built warehouse. Runs after the publish, when no step writes the warehouse "
+    "file dbt opens. Regenerated only when the dbt project's files or the warehouse's columns changed "
+    "(the docs are made of nothing else); the fingerprint is kept in docs_source.sha256.",
+)
+def dbt_docs(dbt: DbtCliResource, settings: Settings) -> dg.MaterializeResult:
+    target = settings.dbt_docs_dir
+    target.mkdir(parents=True, exist_ok=True)
+    fingerprint = docs_fingerprint(settings.db_path)
+    current = docs_are_current(target, fingerprint)
+    if not current:
+        (target / STAMP).unlink(missing_ok=True)
+        settings.export_environment()
+        dbt.cli(["docs", "generate", "--static"], target_path=target, raise_on_error=True).wait()
+        missing = [name for name in DOCS_FILES if not (target / name).exists()]
+        if missing:
+            raise dg.Failure(f"dbt docs generate did not write {', '.join(missing)} under {target}")
+        (target / STAMP).write_text(fingerprint)
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(target / "static_index.html")),
+            "index": dg.MetadataValue.path(str(target / "index.html")),
+            "regenerated": dg.MetadataValue.bool(not current),
+            "fingerprint": dg.MetadataValue.text(fingerprint),
+        }
+    )

@@ -1,0 +1,208 @@
+"""`analysis.cytokine_curves`: LOESS kinetic curves of biomarkers (marts.md; derivations.md,
+"Cytokine kinetics"; Park 2023 Fig. 4A and Extended Data Fig. 2).
+
+For each specimen x analyte x group, LOESS of log10(analysis_value) on study day over every
+sample of the group's subjects, span 0.75, degree 2, pointwise 95% band, evaluated on the whole
+study days inside the group's range of sampled days. The fit is R's ``loess()`` default through
+:func:`stats.loess.loess_band` (agreement with R to 1e-6 is tested there).
+
+Groups (``group``): ``all`` (every subject with a sample); ``ICANS 0-2`` and ``ICANS 3-4`` by
+the adjudicated ``icans_max_grade`` of ``fct_subject_endpoints``. A subject with no grade, or
+with grade 5 (fatal ICANS: in neither named group), counts in ``all`` only.
+
+Choices (documented, counted):
+- Values <= 0 have no log10. They are left out of the fit and counted per curve in
+  ``n_nonpositive_excluded`` (repeated on each of its rows). With the default substitution rule
+  a censored value is LLOQ/2 > 0, so this only concerns results delivered as 0.
+- A group too small to fit (fewer than 3 distinct study days, a neighbourhood of fewer than 3
+  points, no observation at all, or a loess failure) is not dropped: it gets ONE row with
+  ``study_day``, ``fit_log10`` and the band null, ``status = 'too_small'`` and ``reason``.
+  Fitted curves have ``status = 'ok'`` and ``reason`` null.
+- A group of more than ``max_points`` samples (WAREHOUSE_LOESS_MAX_POINTS, default 5,000) is
+  not fitted either: one row with ``status = 'too_large'`` and the reason. R's loess (and the
+  same netlib code here) is quadratic in the number of points; a trial has a few hundred per
+  curve, a 1,000-subject registry ~10,000, 10,000 subjects ~100,000 (hours per curve).
+- ``n_obs`` is the number of samples in the group's fit (the same on every row of the curve);
+  ``n_obs_day`` the number of those on that study day (0 on a day without samples).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from stats.loess import STATUS_OK, STATUS_TOO_SMALL, loess_band
+from schemas.analytes import CYTOKINE_CODES
+
+__all__ = ["COLUMNS", "GROUPS", "cytokine_curves", "curve_order", "icans_group"]
+
+GROUP_ALL = "all"
+GROUP_MILD = "ICANS 0-2"
+GROUP_SEVERE = "ICANS 3-4"
+GROUPS = (GROUP_ALL, GROUP_MILD, GROUP_SEVERE)
+
+COLUMNS = [
+    "specimen",
+    "analyte",
+    "group",
+    "study_day",
+    "n_obs",
+    "n_obs_day",
+    "fit_log10",
+    "ci_low_log10",
+    "ci_high_log10",
+    "se_log10",
+    "residual_df",
+    "n_subjects",
+    "n_nonpositive_excluded",
+    "status",
+    "reason",
+    "substitution_rule",
+]
+
+_REQUIRED = ("subject_id", "specimen", "analyte", "study_day", "analysis_value")
+
+
+def icans_group(grade) -> str | None:
+    """'ICANS 0-2' for adjudicated max grade 0..2, 'ICANS 3-4' for 3..4, else None."""
+    if grade is None or pd.isna(grade):
+        return None
+    g = int(grade)
+    if 0 <= g <= 2:
+        return GROUP_MILD
+    if 3 <= g <= 4:
+        return GROUP_SEVERE
+    return None
+
+
+def _default_analytes(results: pd.DataFrame) -> pd.Series:
+    if "analyte_kind" in results.columns:
+        return results["analyte_kind"] == "cytokine"
+    return results["analyte"].isin(CYTOKINE_CODES)
+
+
+def _analyte_order(analytes) -> list[str]:
+    rank = {a: i for i, a in enumerate(CYTOKINE_CODES)}
+    return sorted(set(analytes), key=lambda a: (rank.get(a, len(rank)), a))
+
+
+def curve_order(series: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(specimen, analyte) pairs in the order :func:`cytokine_curves` writes their curves, so
+    that curves computed one series at a time concatenate into the same table."""
+    by_specimen: dict[str, list[str]] = {}
+    for specimen, analyte in series:
+        by_specimen.setdefault(specimen, []).append(analyte)
+    return [(s, a) for s in sorted(by_specimen) for a in _analyte_order(by_specimen[s])]
+
+
+def _one_curve(
+    data: pd.DataFrame, specimen: str, analyte: str, group: str, rule, span: float, degree: int, level: float,
+    max_points: int | None,
+) -> pd.DataFrame:
+    positive = data["analysis_value"] > 0
+    n_nonpositive = int((~positive).sum())
+    used = data[positive]
+    common = {
+        "specimen": specimen,
+        "analyte": analyte,
+        "group": group,
+        "n_subjects": int(used["subject_id"].nunique()),
+        "n_nonpositive_excluded": n_nonpositive,
+        "substitution_rule": rule,
+    }
+    x = used["study_day"].to_numpy(dtype=float)
+    y = np.log10(used["analysis_value"].to_numpy(dtype=float))
+    if x.size == 0:
+        status, reason, n_obs, curve, df = STATUS_TOO_SMALL, "no observations", 0, None, math.nan
+    else:
+        res = loess_band(x, y, span=span, degree=degree, level=level, max_points=max_points)
+        status, reason, n_obs, curve, df = res.status, res.reason, res.n_obs, res.curve, res.residual_df
+    if status != STATUS_OK:
+        row = {
+            **common, "study_day": pd.NA, "n_obs": n_obs, "n_obs_day": pd.NA, "fit_log10": math.nan,
+            "ci_low_log10": math.nan, "ci_high_log10": math.nan, "se_log10": math.nan,
+            "residual_df": df, "status": status, "reason": reason,
+        }
+        return pd.DataFrame([row])
+    per_day = pd.Series(x).value_counts()
+    days = curve["x"].to_numpy()
+    return pd.DataFrame(
+        {
+            **{k: [v] * len(days) for k, v in common.items()},
+            "study_day": days.astype(int),
+            "n_obs": n_obs,
+            "n_obs_day": [int(per_day.get(d, 0)) for d in days],
+            "fit_log10": curve["fit"].to_numpy(),
+            "ci_low_log10": curve["ci_low"].to_numpy(),
+            "ci_high_log10": curve["ci_high"].to_numpy(),
+            "se_log10": curve["se"].to_numpy(),
+            "residual_df": df,
+            "status": STATUS_OK,
+            "reason": None,
+        }
+    )
+
+
+def cytokine_curves(
+    results: pd.DataFrame,
+    endpoints: pd.DataFrame,
+    *,
+    specimens: list[str] | None = None,
+    analytes: list[str] | None = None,
+    span: float = 0.75,
+    degree: int = 2,
+    level: float = 0.95,
+    max_points: int | None = None,
+) -> pd.DataFrame:
+    """The `analysis.cytokine_curves` table.
+
+    ``results``: rows of ``marts.fct_biomarker_results`` (at least subject_id, specimen, analyte,
+    study_day, analysis_value; substitution_rule is carried through when present).
+    ``endpoints``: subject_id and icans_max_grade (``marts.fct_subject_endpoints``).
+    ``specimens`` / ``analytes`` restrict the curves; by default every specimen present and the
+    cytokines (``analyte_kind = 'cytokine'``, else the contract's cytokine codes).
+    Rows without a study day (subjects not infused) or without analysis_value are not used.
+    ``max_points``: groups with more samples get a ``too_large`` row (None: no ceiling).
+    Returns :data:`COLUMNS`, one row per specimen x analyte x group x study day, or one
+    ``too_small`` / ``too_large`` row per group that is not fitted (see the module doc).
+    """
+    missing = [c for c in _REQUIRED if c not in results.columns]
+    if missing:
+        raise ValueError(f"results lacks columns {missing}")
+    for col in ("subject_id", "icans_max_grade"):
+        if col not in endpoints.columns:
+            raise ValueError(f"endpoints lacks column {col!r}")
+    data = results[results["study_day"].notna() & results["analysis_value"].notna()]
+    keep = data["analyte"].isin(analytes) if analytes is not None else _default_analytes(data)
+    data = data[keep]
+    if specimens is not None:
+        data = data[data["specimen"].isin(specimens)]
+    groups = endpoints.set_index("subject_id")["icans_max_grade"].map(icans_group)
+    data = data.assign(
+        _group=data["subject_id"].map(groups),
+        study_day=data["study_day"].astype(float),
+        analysis_value=data["analysis_value"].astype(float),
+    )
+    has_rule = "substitution_rule" in data.columns
+
+    frames = []
+    for specimen in sorted(data["specimen"].unique()):
+        by_specimen = data[data["specimen"] == specimen]
+        for analyte in _analyte_order(by_specimen["analyte"].unique()):
+            series = by_specimen[by_specimen["analyte"] == analyte]
+            rule = None
+            if has_rule:
+                rules = series["substitution_rule"].dropna().unique()
+                rule = ", ".join(sorted(rules)) if len(rules) else None
+            for group in GROUPS:
+                subset = series if group == GROUP_ALL else series[series["_group"] == group]
+                frames.append(_one_curve(subset, specimen, analyte, group, rule, span, degree, level, max_points))
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+    out = pd.concat(frames, ignore_index=True)[COLUMNS]
+    for col in ("study_day", "n_obs_day"):
+        out[col] = out[col].astype("Int64")
+    out["n_obs"] = out["n_obs"].astype(int)
+    return out

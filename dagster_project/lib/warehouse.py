@@ -1,0 +1,56 @@
+"""Reading marts and writing analysis tables in the warehouse file, and figure files.
+
+The pipeline is the only writer (DuckDB allows one); each call opens and closes its own
+connection so nothing holds the file between steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+
+
+def read_table(
+    db_path: str | Path,
+    relation: str,
+    columns: str = "*",
+    where: str | None = None,
+    subject_ids: Sequence[str] | None = None,
+    params: Sequence = (),
+) -> pd.DataFrame:
+    """The table's rows in a fixed order, so floating-point sums downstream (LOESS, t-tests)
+    come out bit-identical from run to run. `where` (with `?` placeholders bound to `params`)
+    and `subject_ids` (only these subjects' rows) filter in DuckDB, so that a step needing a few
+    rows of a mart of millions does not load them all."""
+    conditions, params = [], list(params)
+    if where:
+        conditions.append(f"({where})")
+    if subject_ids is not None:
+        conditions.append("subject_id in (select unnest(?::varchar[]))")
+        params.append([str(s) for s in subject_ids])
+    condition = f" where {' and '.join(conditions)}" if conditions else ""
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        return con.execute(f"select {columns} from {relation}{condition} order by all", params).df()
+
+
+def replace_tables(db_path: str | Path, schema: str, tables: dict[str, pd.DataFrame],
+                   duckdb_config: dict[str, str] | None = None) -> dict[str, int]:
+    """Replace each `schema.name` with its frame, all in one transaction; return row counts.
+    `duckdb_config`: the writer connection's settings (Settings.duckdb_config(): memory limit)."""
+    with duckdb.connect(str(db_path), config=duckdb_config or {}) as con:
+        con.execute(f'create schema if not exists "{schema}"')
+        con.execute("begin transaction")
+        try:
+            for name, frame in tables.items():
+                con.register("frame_to_write", frame)
+                con.execute(f'create or replace table "{schema}"."{name}" as select * from frame_to_write')
+                con.unregister("frame_to_write")
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    return {name: len(frame) for name, frame in tables.items()}
