@@ -1,5 +1,10 @@
 """Synthetic CAR T cohort generator: landing-folder deliveries plus a truth file.
 
+Independent of the warehouse on purpose: it is the test oracle. It imports nothing from
+dagster_project, schemas or stats (tests/test_settings.py checks), so a bug in the warehouse's
+rules cannot hide by being repeated here; it writes what the contract says a site delivers and
+a truth file of what the papers' numbers should come out as.
+
     from synthetic import generate
     truth = generate("park2023", Path("data/landing"), seed=20230703)
 

@@ -25,6 +25,7 @@ import duckdb
 import pytest
 
 from dagster_project.lib.ingest.store import create_all_tables
+from dagster_project.lib.transform.project import dbt_cli_vars
 
 REPO = Path(__file__).resolve().parents[1]
 DBT_DIR = REPO / "dbt"
@@ -126,7 +127,7 @@ def _dbt(args: list[str], db: Path, work: Path) -> subprocess.CompletedProcess:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     return subprocess.run(
-        [str(exe), *args, "--target-path", str(work / "target"), "--log-path", str(work / "logs")],
+        [str(exe), *args, *([] if "--vars" in args else dbt_cli_vars()), "--target-path", str(work / "target"), "--log-path", str(work / "logs")],
         cwd=DBT_DIR, env=env, capture_output=True, text=True, timeout=600,
     )
 
@@ -359,7 +360,7 @@ def test_other_substitution_rule(built, tmp_path):
     shutil.copy(built, db)
     proc = _dbt(
         ["run", "--select", "int_biomarker_measurements", "fct_biomarker_results",
-         "--vars", "{substitution_rule: lloq_sqrt2_uloq}"],
+         *dbt_cli_vars(substitution_rule="lloq_sqrt2_uloq")],
         db, tmp_path,
     )
     assert proc.returncode == 0, proc.stdout[-4000:]
@@ -377,7 +378,7 @@ def test_unknown_substitution_rule_fails_loudly(built, tmp_path):
     db = tmp_path / "bad.duckdb"
     shutil.copy(built, db)
     proc = _dbt(
-        ["run", "--select", "int_biomarker_measurements", "--vars", "{substitution_rule: lloq_zero}"],
+        ["run", "--select", "int_biomarker_measurements", *dbt_cli_vars(substitution_rule="lloq_zero")],
         db, tmp_path,
     )
     assert proc.returncode != 0

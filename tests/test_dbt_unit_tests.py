@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dagster_project.lib.transform.project import dbt_cli_vars
+
 DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 DBT = Path(sys.executable).parent / "dbt"
 
@@ -33,7 +35,7 @@ def dbt_test(project: Path, warehouse: Path, select: str, target: Path) -> subpr
     env = {**os.environ, "WAREHOUSE_DB_PATH": str(warehouse)}
     return subprocess.run(
         [str(DBT), "test", "--select", select, "--project-dir", str(project), "--profiles-dir", str(project),
-         "--target-path", str(target)],
+         "--target-path", str(target), *dbt_cli_vars()],
         env=env, capture_output=True, text=True, timeout=600,
     )
 
@@ -59,7 +61,7 @@ def test_every_unit_test_runs_and_passes(warehouse_copy, tmp_path):
 def test_a_wrong_expected_grade_fails(warehouse_copy, tmp_path):
     project = tmp_path / "dbt"
     shutil.copytree(DBT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
-    yml = project / "models" / "intermediate" / "_intermediate__toxicity.yml"
+    yml = project / "models" / "intermediate" / "int_crs_grade_readings.yml"
     text = yml.read_text()
     right = "- {recorded_at: '2024-01-02 08:00:00', hypotension_grade: 2, crs_grade: 2}"
     assert text.count(right) == 1

@@ -9,15 +9,7 @@
 with
 
 source as (
-    {{ versioned_rows(source_name, table_name) }}
-),
-
-current_rows as (
-    select * from source where _version = 1
-),
-
-subjects as (
-    select subject_id, infused_on from {{ ref('stg_clinical__subjects') }}
+    {{ current_rows(source_name, table_name) }}
 ),
 
 conversions as (
@@ -38,7 +30,7 @@ parsed as (
         try_cast(
             nullif(regexp_extract(result, '((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?)', 1), '') as double
         ) as result_number
-    from current_rows
+    from source
 ),
 
 final as (
@@ -47,7 +39,7 @@ final as (
         p.subject_id,
         {{ utc_from_delivered('p.collected_at') }} as collected_at,
         {{ local_date_from_delivered('p.collected_at') }} as local_date,
-        date_diff('day', s.infused_on, {{ local_date_from_delivered('p.collected_at') }}) as study_day,
+        {{ study_day(local_date_from_delivered('p.collected_at'), 'p.subject_id') }} as study_day,
         p.analyte,
         p._analyte_as_delivered as analyte_as_delivered,
         p.result as result_as_delivered,
@@ -66,7 +58,6 @@ final as (
         p.assay,
         p._delivery_sha256 as delivery_sha256
     from parsed as p
-    left join subjects as s on s.subject_id = p.subject_id
     left join conversions as c on c.from_unit = p.unit
 )
 

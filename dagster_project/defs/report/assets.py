@@ -7,6 +7,7 @@ from dagster_dbt import DbtCliResource
 from dagster_project.defs.analysis import analysis_keys
 from dagster_project.defs.serving.assets import SERVING
 from dagster_project.lib.report.html_report import build_report
+from dagster_project.lib.transform.project import dbt_cli_vars
 from dagster_project.lib.transform.docs import DOCS_FILES, STAMP, docs_are_current, docs_fingerprint
 from dagster_project.settings import Settings
 
@@ -68,7 +69,7 @@ def dbt_docs(dbt: DbtCliResource, settings: Settings) -> dg.MaterializeResult:
     if not current:
         (target / STAMP).unlink(missing_ok=True)
         settings.export_environment()
-        dbt.cli(["docs", "generate", "--static"], target_path=target, raise_on_error=True).wait()
+        dbt.cli(["docs", "generate", "--static", *dbt_cli_vars()], target_path=target, raise_on_error=True).wait()
         missing = [name for name in DOCS_FILES if not (target / name).exists()]
         if missing:
             raise dg.Failure(f"dbt docs generate did not write {', '.join(missing)} under {target}")

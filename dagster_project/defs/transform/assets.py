@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from dagster_project.lib.transform.project import dbt_project
+from dagster_project.lib.transform.project import dbt_cli_vars, dbt_project
 from dagster_project.settings import Settings
 
 # Group of each dbt folder in the asset graph (stages a scientist reads left to right).
@@ -74,7 +74,7 @@ def warehouse_dbt_models() -> dg.AssetsDefinition:
     def _models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Settings):
         """Build every selected model and seed and run their data tests in dependency order (dbt build)."""
         settings.export_environment()  # dbt reads the warehouse file, time zone and memory limit from it
-        events = list(dbt.cli(["build"], context=context).stream())
+        events = list(dbt.cli(["build", *dbt_cli_vars()], context=context).stream())
         outputs = [e for e in events if isinstance(e, dg.Output)]
         counts = _row_counts(settings.db_path, [context.asset_key_for_output(o.output_name) for o in outputs])
         for event in events:

@@ -28,10 +28,11 @@ import pandas as pd
 
 from stats.pm_wilcoxon import pm_wilcox_test
 from schemas.analytes import CYTOKINE_CODES
+from schemas.dbt_vars import window
 
 __all__ = ["COLUMNS", "SELECTION_COLUMNS", "csf_pre_post", "select_pre_post", "summarize"]
 
-PRE_FIRST_DAY, PRE_LAST_DAY = -14, 0
+# pre: the baseline window of the dbt project (var baseline_window_*, -14..0), read at call time.
 POST_FIRST_DAY, POST_LAST_DAY, POST_TARGET_DAY = 3, 7, 5
 QUANTILE_TYPE = 7  # R quantile(type = 7), numpy method="linear"
 DEFAULT_CHEMISTRY = ("WBC", "PROTEIN")
@@ -94,7 +95,8 @@ def select_pre_post(results: pd.DataFrame, *, analytes: list[str] | None = None)
     )
     key = ["subject_id", "analyte"]
 
-    pre = csf[csf["study_day"].between(PRE_FIRST_DAY, PRE_LAST_DAY)]
+    pre_first_day, pre_last_day = window("baseline_window")
+    pre = csf[csf["study_day"].between(pre_first_day, pre_last_day)]
     pre = pre.sort_values(key + ["collected_at", "sample_id"], na_position="first")
     pre = pre.groupby(key, sort=False).tail(1).assign(timepoint="pre")
 

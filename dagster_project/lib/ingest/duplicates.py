@@ -17,11 +17,11 @@ import pyarrow.compute as pc
 from schemas.contract import Source
 
 
-def _normalized(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def normalized_codes(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """One integer per row and column: equal integers <=> equal normalized values.
 
     The normalized value (text: stripped, upper case, `T` -> space in datetimes; numbers: their
-    text; missing: NUL) is computed once per distinct value of the column, then numbered.
+    text; missing: its own value) is computed once per distinct value of the column, then numbered.
     """
     out = pd.DataFrame(index=frame.index)
     for col in columns:
@@ -43,10 +43,13 @@ def _normalized(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
             text = distinct.astype("string").str.strip().str.upper()
             if col.endswith("_at"):
                 text = text.str.replace("T", " ", regex=False)
-            normalized = text.fillna("\x00")
+            normalized = text
         else:
-            normalized = distinct.astype("string").fillna("\x00")
-        numbered = pd.factorize(normalized.to_numpy(dtype=object))[0]
+            normalized = distinct.astype("string")
+        # Missing gets its own number (use_na_sentinel=False). Not a "\x00" stand-in: pandas'
+        # string hash table compares NUL-terminated bytes, so "\x00" and "" would be one value.
+        cells = normalized.astype(object).where(normalized.notna(), None).to_numpy()
+        numbered = pd.factorize(cells, use_na_sentinel=False)[0]
         out[col] = numbered[codes]  # code -1 (missing) -> the last distinct value, the missing one
     return out
 
@@ -85,7 +88,7 @@ def _ascii_normalized_codes(values: pd.Series, col: str) -> np.ndarray:
 def split_duplicates(accepted: pd.DataFrame, source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (kept rows, quarantine rows with QUARANTINE_COLUMNS)."""
     key = list(source.natural_key)
-    norm = _normalized(accepted, source.columns)
+    norm = normalized_codes(accepted, source.columns)
     identical = norm.duplicated(keep="first")
     distinct = norm[~identical]
     conflicting_keys = distinct.duplicated(subset=key, keep=False)

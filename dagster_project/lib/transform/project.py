@@ -9,12 +9,27 @@ the dbt project.
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
 from dagster_project.settings import DBT_PROJECT_DIR
+from schemas.contract import SOURCES
+
+
+def dbt_vars() -> dict:
+    """The dbt vars that come from the source contract (schemas/contract.py), not from
+    dbt_project.yml: the natural key of every source, which staging uses to pick the current
+    version of each key and the audit to list superseded rows."""
+    return {"natural_keys": {name: list(source.natural_key) for name, source in SOURCES.items()}}
+
+
+def dbt_cli_vars(**extra) -> list[str]:
+    """`--vars` for every dbt invocation (parse, build, docs, tests), so dbt sees the contract's keys;
+    `extra` vars (e.g. substitution_rule) are added to them (dbt takes one --vars)."""
+    return ["--vars", json.dumps({**dbt_vars(), **extra}, sort_keys=True)]
 
 
 def project_files() -> list[Path]:
@@ -35,7 +50,8 @@ def manifest_is_stale(project: DbtProject) -> bool:
 
 @cache
 def dbt_project() -> DbtProject:
-    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR,
+                         prepare_project_cli_args=["parse", "--quiet", *dbt_cli_vars()])
     project.prepare_if_dev()
     if manifest_is_stale(project):  # a source checkout outside `dagster dev` (see above)
         project.preparer.prepare(project)

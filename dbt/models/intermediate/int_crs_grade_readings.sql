@@ -14,6 +14,12 @@ vitals as (
     select * from {{ ref('stg_clinical__vitals') }}
 ),
 
+-- the intensity order of the contract's device list, room_air first (marts.md o2_device_worst);
+-- tests/test_dbt_rules.py keeps the seed equal to schemas.clinical.O2_DEVICES
+o2_devices as (
+    select o2_device, o2_device_rank from {{ ref('o2_devices') }}
+),
+
 masking_doses as (
     select subject_id, administered_at
     from {{ ref('int_medications_dosed') }}
@@ -33,32 +39,22 @@ agents as (
 
 signs as (
     select
-        subject_id,
-        recorded_at,
-        local_date,
-        study_day,
-        temperature_c,
-        systolic_bp_mmhg,
-        vasopressors,
-        len(vasopressor_agents) as vasopressor_count,
-        len(list_filter(vasopressor_agents, lambda a: a <> 'vasopressin')) as non_vasopressin_count,
-        o2_device,
-        -- intensity order of the contract's device list, room_air first (marts.md o2_device_worst)
-        case o2_device
-            when 'room_air' then 0
-            when 'nasal_cannula' then 1
-            when 'high_flow_nasal_cannula' then 2
-            when 'facemask' then 3
-            when 'nonrebreather' then 4
-            when 'venturi' then 5
-            when 'cpap' then 6
-            when 'bipap' then 7
-            when 'mechanical_ventilation' then 8
-        end as o2_device_rank,
-        o2_flow_l_min,
+        v.subject_id,
+        v.recorded_at,
+        v.local_date,
+        v.study_day,
+        v.temperature_c,
+        v.systolic_bp_mmhg,
+        v.vasopressors,
+        len(v.vasopressor_agents) as vasopressor_count,
+        len(list_filter(v.vasopressor_agents, lambda agent: agent <> 'vasopressin')) as non_vasopressin_count,
+        v.o2_device,
+        d.o2_device_rank,
+        v.o2_flow_l_min,
         -- CRS table, grade 1 "fever": temperature >= 38.0 C
-        coalesce(temperature_c >= 38.0, false) as is_fever
-    from agents
+        coalesce(v.temperature_c >= 38.0, false) as is_fever
+    from agents as v
+    left join o2_devices as d on d.o2_device = v.o2_device
 ),
 
 graded_signs as (

@@ -4,20 +4,14 @@ Measure per infused subject from fct_subject_endpoints.best_response_d100 (best 
 PD on study days 1..100, NE when none): ORR = CR or PR; CR, PR, SD, PD, NE = that best response.
 Denominator: every infused subject of the group. Interval: exact Clopper-Pearson 95%
 (derivations.md, "Proportions") from stats.clopper_pearson. A row for every measure
-of every group value that occurs among infused subjects, n_subjects 0 where none.
+of every group value that occurs among infused subjects, n_subjects 0 where none. The measures
+(with the best responses each counts) and the groupings are marts.md's, from schemas.vocabulary
+(dependency-free).
 """
 
+from schemas.vocabulary import RATE_GROUP_BYS, RESPONSE_MEASURES
 from stats.clopper_pearson import rates_by_group
 
-GROUPINGS = ("overall", "car_t_product", "disease")
-MEASURES = (
-    ("ORR", ("CR", "PR")),
-    ("CR", ("CR",)),
-    ("PR", ("PR",)),
-    ("SD", ("SD",)),
-    ("PD", ("PD",)),
-    ("NE", ("NE",)),
-)
 COLUMNS = ["measure", "group_by", "group_value", "n_subjects", "n_total", "pct", "ci_low_pct",
            "ci_high_pct"]
 
@@ -27,6 +21,6 @@ def model(dbt, session):
     subjects = dbt.ref("fct_subject_endpoints").df()
     measures = [
         ({"measure": measure}, (lambda r: lambda frame: frame["best_response_d100"].isin(r))(responses))
-        for measure, responses in MEASURES
+        for measure, responses in RESPONSE_MEASURES.items()
     ]
-    return rates_by_group(subjects, GROUPINGS, measures)[COLUMNS]
+    return rates_by_group(subjects, RATE_GROUP_BYS, measures)[COLUMNS]

@@ -6,18 +6,15 @@ grades") falls in the category: `any` = >= 1, `severe` = >= 3, `grade_k` = exact
 Denominator: every infused subject of the group (derivations.md: every infused subject counts).
 Interval: exact Clopper-Pearson 95% (derivations.md, "Proportions"), the project's one
 implementation in stats.clopper_pearson. A row for every category of every group
-value that occurs among infused subjects, n_subjects 0 where none.
+value that occurs among infused subjects, n_subjects 0 where none. The toxicities, groupings and
+grade categories (with their meaning) are marts.md's, from schemas.vocabulary (dependency-free).
 """
 
+from schemas.vocabulary import (
+    GRADE_CATEGORIES, RATE_GROUP_BYS, TOXICITIES, in_grade_category, max_grade_column,
+)
 from stats.clopper_pearson import rates_by_group
 
-TOXICITIES = (("CRS", "crs_max_grade"), ("ICANS", "icans_max_grade"))
-GROUPINGS = ("overall", "car_t_product", "disease")
-CATEGORIES = (
-    ("any", lambda g: g >= 1),
-    ("severe", lambda g: g >= 3),
-    *((f"grade_{k}", (lambda k: lambda g: g == k)(k)) for k in range(6)),
-)
 COLUMNS = ["toxicity", "group_by", "group_value", "grade_category", "n_subjects", "n_total",
            "pct", "ci_low_pct", "ci_high_pct"]
 
@@ -26,8 +23,9 @@ def model(dbt, session):
     dbt.config(materialized="table")
     subjects = dbt.ref("fct_subject_endpoints").df()
     measures = [
-        ({"toxicity": toxicity, "grade_category": category}, (lambda c, f: lambda frame: f(frame[c]))(column, in_category))
-        for toxicity, column in TOXICITIES
-        for category, in_category in CATEGORIES
+        ({"toxicity": toxicity, "grade_category": category},
+         (lambda c, k: lambda frame: in_grade_category(frame[c], k))(max_grade_column(toxicity), category))
+        for toxicity in TOXICITIES
+        for category in GRADE_CATEGORIES
     ]
-    return rates_by_group(subjects, GROUPINGS, measures)[COLUMNS]
+    return rates_by_group(subjects, RATE_GROUP_BYS, measures)[COLUMNS]

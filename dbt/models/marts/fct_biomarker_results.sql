@@ -1,9 +1,10 @@
 {#- One row per biomarker measurement (marts.md, fct_biomarker_results), with the subject's
     baseline for that specimen x analyte and the fold change from it (derivations.md,
-    "Cytokine kinetics": baseline = last sample by collection time on study days -14..0,
-    fold change = value / baseline, both on analysis_value). Two baseline candidates collected
-    at the same instant are ordered by sample_id (the largest wins), so the choice is stable.
-    A baseline of 0 gives no fold change (null), never a division by zero. -#}
+    "Cytokine kinetics": baseline = last sample by collection time on study days -14..0, the
+    vars baseline_window_first_day..baseline_window_last_day; fold change = value / baseline,
+    both on analysis_value). Two baseline candidates collected at the same instant are ordered
+    by sample_id (the largest wins), so the choice is stable. A baseline of 0 gives no fold
+    change (null), never a division by zero. -#}
 
 with
 
@@ -22,7 +23,7 @@ baseline_candidates as (
             order by collected_at desc, sample_id desc nulls last, measurement_id desc
         ) as recency
     from measurements
-    where study_day between -14 and 0
+    where study_day between {{ var('baseline_window_first_day') }} and {{ var('baseline_window_last_day') }}
 ),
 
 baselines as (

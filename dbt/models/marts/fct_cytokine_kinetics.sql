@@ -1,17 +1,23 @@
 {#- Per subject x specimen x analyte kinetics (marts.md, fct_cytokine_kinetics;
-    derivations.md, "Cytokine kinetics"), on analysis_value (the substitution rule is a column):
-    - baseline_value: from fct_biomarker_results (last sample on study days -14..0);
-    - peak_value, peak_day: the highest value on study days 0..28; equal highs -> the earliest
-      sample wins;
-    - auc_d0_d14: trapezoid of the value over study days 0..14 on the samples present (our
-      choice): several samples of one study day are first averaged into that day's value; no
-      interpolation or extrapolation to day 0 or 14 (auc_first_day / auc_last_day say which
-      days it spans); null with fewer than two sampled days;
+    derivations.md, "Cytokine kinetics"), on analysis_value (the substitution rule is a column).
+    Windows are dbt vars (dbt_project.yml), edges included; the defaults are in the column names:
+    - baseline_value: from fct_biomarker_results (last sample on study days -14..0, vars
+      baseline_window_first_day / _last_day);
+    - peak_value, peak_day: the highest value on study days 0..28 (vars peak_window_first_day /
+      _last_day); equal highs -> the earliest sample wins;
+    - auc_d0_d14: trapezoid of the value over study days 0..14 (vars auc_window_first_day /
+      _last_day) on the samples present (our choice): several samples of one study day are
+      first averaged into that day's value; no interpolation or extrapolation to the window's
+      edges (auc_first_day / auc_last_day say which days it spans); null with fewer than two
+      sampled days;
     - peak_fold_change = peak_value / baseline_value (null when either is missing or baseline is 0);
     - n_samples: measurements with a study day (any day); n_censored: below_lloq + above_uloq
-      among them (extrapolated results are counted apart, in n_extrapolated).
+      among them (extrapolated results are counted apart, in n_extrapolated); n_samples_d0_d28:
+      those in the peak window.
     Every analyte of fct_biomarker_results is covered (cytokines, serum labs, CSF measures;
     analyte_kind tells them apart). Subjects never infused have no study days and no row. -#}
+{%- set peak_days = var('peak_window_first_day') ~ ' and ' ~ var('peak_window_last_day') -%}
+{%- set auc_days = var('auc_window_first_day') ~ ' and ' ~ var('auc_window_last_day') -%}
 
 with
 
@@ -32,7 +38,7 @@ per_analyte as (
         count(*) as n_samples,
         count(*) filter (where censoring in ('below_lloq', 'above_uloq')) as n_censored,
         count(*) filter (where censoring = 'extrapolated') as n_extrapolated,
-        count(*) filter (where study_day between 0 and 28) as n_samples_d0_d28
+        count(*) filter (where study_day between {{ peak_days }}) as n_samples_d0_d28
     from results
     group by subject_id, specimen, analyte
 ),
@@ -49,7 +55,7 @@ peak_candidates as (
             order by analysis_value desc, collected_at, measurement_id
         ) as peak_rank
     from results
-    where study_day between 0 and 28 and analysis_value is not null
+    where study_day between {{ peak_days }} and analysis_value is not null
 ),
 
 peaks as (
@@ -58,10 +64,10 @@ peaks as (
     where peak_rank = 1
 ),
 
-daily_d0_d14 as (
+auc_daily_values as (
     select subject_id, specimen, analyte, study_day, avg(analysis_value) as day_value
     from results
-    where study_day between 0 and 14 and analysis_value is not null
+    where study_day between {{ auc_days }} and analysis_value is not null
     group by subject_id, specimen, analyte, study_day
 ),
 
@@ -70,7 +76,7 @@ trapezoids as (
         *,
         (study_day - lag(study_day) over w)
             * (day_value + lag(day_value) over w) / 2.0 as segment_area
-    from daily_d0_d14
+    from auc_daily_values
     window w as (partition by subject_id, specimen, analyte order by study_day)
 ),
 

@@ -43,6 +43,11 @@ outcomes as (
     select * from {{ ref('stg_clinical__outcomes') }}
 ),
 
+-- derivations.md, Response: CR > PR > SD > PD, written once in the seed (1 = best)
+response_ranks as (
+    select response, response_rank from {{ ref('response_ranks') }}
+),
+
 -- derivations.md, Adjudicated vs derived: onset = first day with grade >= 1; duration = number
 -- of days with grade >= 1; max = the worst grade, 0 when no day has grade >= 1
 adjudicated_endpoints as (
@@ -86,13 +91,15 @@ exposure as (
     group by subject_id
 ),
 
--- derivations.md, Response: the best of CR > PR > SD > PD on the window's days; NE when none
+-- derivations.md, Response: the best of CR > PR > SD > PD on the window's days; an assessment
+-- outside the ranks (NE) is no response, so a subject with only those has no row here (NE)
 best_response as (
     select
-        subject_id,
-        min(case response when 'CR' then 1 when 'PR' then 2 when 'SD' then 3 when 'PD' then 4 end) as best_rank
-    from responses
-    group by subject_id
+        r.subject_id,
+        arg_min(k.response, k.response_rank) as best_response
+    from responses as r
+    inner join response_ranks as k on k.response = r.response
+    group by r.subject_id
 ),
 
 final as (
@@ -116,8 +123,7 @@ final as (
         case when e.subject_id is null then 0 else e.steroid_dex_equiv_mg_total end as steroid_dex_equiv_mg_total,
         coalesce(e.steroid_doses_missing_weight, 0) as steroid_doses_missing_weight,
         coalesce(e.anakinra_doses_total, 0) as anakinra_doses_total,
-        case b.best_rank when 1 then 'CR' when 2 then 'PR' when 3 then 'SD' when 4 then 'PD' else 'NE' end
-            as best_response_d100,
+        coalesce(b.best_response, 'NE') as best_response_d100,
         -- derivations.md, Survival: from infusion; OS event = death, time to died_on else
         -- last_known_alive_on; PFS event = progression or death, whichever first, else censored
         -- at last_known_alive_on

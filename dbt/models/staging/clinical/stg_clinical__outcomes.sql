@@ -1,11 +1,7 @@
 with
 
 source as (
-    {{ versioned_rows('clinical', 'outcomes') }}
-),
-
-current_rows as (
-    select * from source where _version = 1
+    {{ current_rows('clinical', 'outcomes') }}
 ),
 
 final as (
@@ -16,7 +12,7 @@ final as (
         death_cause,
         last_known_alive_on,
         _delivery_sha256 as delivery_sha256
-    from current_rows
+    from source
 )
 
 select * from final

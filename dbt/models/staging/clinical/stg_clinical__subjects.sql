@@ -1,11 +1,7 @@
 with
 
 source as (
-    {{ versioned_rows('clinical', 'subjects') }}
-),
-
-current_rows as (
-    select * from source where _version = 1
+    {{ current_rows('clinical', 'subjects') }}
 ),
 
 final as (
@@ -22,7 +18,7 @@ final as (
         infused_on is not null as is_infused,
         not_infused_reason,
         _delivery_sha256 as delivery_sha256
-    from current_rows
+    from source
 )
 
 select * from final

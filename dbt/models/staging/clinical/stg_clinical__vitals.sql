@@ -1,32 +1,24 @@
 with
 
 source as (
-    {{ versioned_rows('clinical', 'vitals') }}
-),
-
-current_rows as (
-    select * from source where _version = 1
-),
-
-subjects as (
-    select subject_id, infused_on from {{ ref('stg_clinical__subjects') }}
+    {{ current_rows('clinical', 'vitals') }}
 ),
 
 final as (
     select
-        v.subject_id,
-        {{ utc_from_delivered('v.recorded_at') }} as recorded_at,
-        {{ local_date_from_delivered('v.recorded_at') }} as local_date,
-        date_diff('day', s.infused_on, {{ local_date_from_delivered('v.recorded_at') }}) as study_day,
-        v.temperature_c,
-        cast(v.systolic_bp_mmhg as integer) as systolic_bp_mmhg,
-        nullif(trim(v.vasopressors), '') as vasopressors,
-        v.o2_device,
-        v.o2_flow_l_min,
-        v.spo2_pct,
-        v._delivery_sha256 as delivery_sha256
-    from current_rows as v
-    left join subjects as s on s.subject_id = v.subject_id
+        subject_id,
+        {{ utc_from_delivered('recorded_at') }} as recorded_at,
+        {{ local_date_from_delivered('recorded_at') }} as local_date,
+        {{ study_day(local_date_from_delivered('recorded_at')) }} as study_day,
+        temperature_c,
+        cast(systolic_bp_mmhg as integer) as systolic_bp_mmhg,
+        -- an empty vasopressors cell means none
+        nullif(trim(vasopressors), '') as vasopressors,
+        o2_device,
+        o2_flow_l_min,
+        spo2_pct,
+        _delivery_sha256 as delivery_sha256
+    from source
 )
 
 select * from final

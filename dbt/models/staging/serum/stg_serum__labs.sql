@@ -5,15 +5,7 @@
 with
 
 source as (
-    {{ versioned_rows('serum', 'serum_labs') }}
-),
-
-current_rows as (
-    select * from source where _version = 1
-),
-
-subjects as (
-    select subject_id, infused_on from {{ ref('stg_clinical__subjects') }}
+    {{ current_rows('serum', 'serum_labs') }}
 ),
 
 conversions as (
@@ -27,7 +19,7 @@ final as (
         l.subject_id,
         {{ utc_from_delivered('l.collected_at') }} as collected_at,
         {{ local_date_from_delivered('l.collected_at') }} as local_date,
-        date_diff('day', s.infused_on, {{ local_date_from_delivered('l.collected_at') }}) as study_day,
+        {{ study_day(local_date_from_delivered('l.collected_at'), 'l.subject_id') }} as study_day,
         l.test,
         l.value * c.factor as value,
         c.to_unit as unit,
@@ -35,8 +27,7 @@ final as (
         l.unit as unit_as_delivered,
         c.factor as unit_factor,
         l._delivery_sha256 as delivery_sha256
-    from current_rows as l
-    left join subjects as s on s.subject_id = l.subject_id
+    from source as l
     left join conversions as c on c.analyte = l.test and c.from_unit = l.unit
 )
 
