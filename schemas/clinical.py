@@ -15,6 +15,7 @@ from pandera.typing import Series
 
 from schemas import checks  # noqa: F401  (registers the custom checks)
 from schemas.dtypes import Text
+from schemas.vocabulary import RESPONSES  # best first; also the marts' best_response_d100
 
 SUBJECT_ID_PATTERN = r"^[A-Za-z0-9_-]{2,40}$"
 
@@ -40,7 +41,6 @@ DRUGS = (
 DOSE_UNITS = ("mg", "mg/kg")
 ROUTES = ("IV", "SC", "PO")
 INDICATIONS = ("crs", "icans", "prophylaxis", "other")
-RESPONSES = ("CR", "PR", "SD", "PD", "NE")
 
 # Columns a site export may carry that identify a patient: dropped on read, never stored.
 IDENTIFYING_COLUMNS = ("patient_name", "mrn", "date_of_birth")

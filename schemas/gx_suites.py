@@ -7,13 +7,18 @@ of the grid; a rate table = its categories x the group values that occur among i
 subjects), so every suite takes the `Cohort` read from marts.dim_subjects at run time.
 
 Every expectation carries `meta.kind` (columns, not_null, unique, range, category, membership,
-row_count, order) so a failure says at once what kind of rule broke. The vocabularies of the source
-contract come from the pandera models (schemas.clinical, schemas.analytes); the grid and the
-toxicity window from the dbt vars that build the marts (dbt/dbt_project.yml): a rule lives once.
+row_count, order) so a failure says at once what kind of rule broke. A rule lives once, and is
+read from there: the tables with a suite from schemas.gx_tables (SUITES is built from that list);
+the mart categories from schemas.vocabulary; the vocabularies of the source contract from the
+pandera models (schemas.clinical, schemas.analytes); the harmonized units from the dbt seed
+dbt/seeds/unit_conversions.csv; the grid and the toxicity window from the dbt vars that build the
+marts (dbt/dbt_project.yml).
 """
 
 from __future__ import annotations
 
+import csv
+import inspect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -25,36 +30,34 @@ import yaml
 from great_expectations.expectations.row_conditions import Column, Condition
 
 from schemas.analytes import CYTOKINE_CODES
-from schemas.clinical import CAR_T_PRODUCTS, DISEASES, O2_DEVICES, RESPONSES, SEXES
+from schemas.clinical import CAR_T_PRODUCTS, DISEASES, O2_DEVICES, SEXES
+from schemas.gx_tables import CHECKED_TABLES
+from schemas.vocabulary import (
+    ANALYTE_KINDS,
+    CENSORING,
+    CONSORT_STEPS,
+    CURVE_GROUPS,
+    ENDPOINTS,
+    GRADE_CATEGORIES,
+    GRADES,
+    KM_GROUP_BYS,
+    MEASURES,
+    OVERALL,
+    OVERALL_VALUE,
+    RATE_GROUP_BYS,
+    RESPONSES,
+    SPECIMENS,
+    TOXICITIES,
+)
 
 Expectation = gxe.Expectation
 
 DBT_PROJECT_FILE = Path(__file__).resolve().parents[1] / "dbt" / "dbt_project.yml"
 
-# Categories of marts.md.
-TOXICITIES = ("CRS", "ICANS")
-GROUP_BYS = ("overall", "car_t_product", "disease")
-OVERALL = "all"
-GRADE_CATEGORIES = ("any", "severe", "grade_0", "grade_1", "grade_2", "grade_3", "grade_4", "grade_5")
-MEASURES = ("ORR", "CR", "PR", "SD", "PD", "NE")
-CONSORT_STEPS = ("enrolled", "infused", "not_infused", "evaluable_toxicity", "evaluable_response")
-SPECIMENS = ("serum", "csf")
-CENSORING = ("none", "below_lloq", "above_uloq", "extrapolated")
-ANALYTE_KINDS = ("cytokine", "lab", "csf_chemistry")
-ENDPOINTS = ("OS", "PFS")
-KM_GROUP_BYS = ("overall", "disease")
-CURVE_GROUPS = ("all", "ICANS 0-2", "ICANS 3-4")
-GRADES = (0, 5)  # grades are integers 0..5 (grade 5 = death)
-ICE_SCORE = (0, 10)
+UNIT_CONVERSIONS_SEED = Path(__file__).resolve().parents[1] / "dbt" / "seeds" / "unit_conversions.csv"
+SEED_CYTOKINE = "CYTOKINE"  # the seed's stand-in for every cytokine code
 
-# Harmonized units (marts.md): analyte -> unit, per specimen.
-SERUM_LAB_UNITS = {
-    "CRP": "mg/L", "FERRITIN": "ng/mL", "ANC": "10^9/L", "PLT": "10^9/L", "WBC": "10^9/L",
-    "LDH": "U/L", "FIBRINOGEN": "mg/dL", "DDIMER": "ug/mL FEU",
-}
-CSF_CHEMISTRY_UNITS = {"WBC": "/uL", "RBC": "/uL", "PROTEIN": "mg/dL", "GLUCOSE": "mg/dL"}
-CYTOKINE_UNIT = "pg/mL"
-ALL_ANALYTES = tuple(sorted({*CYTOKINE_CODES, *SERUM_LAB_UNITS, *CSF_CHEMISTRY_UNITS}))
+ICE_SCORE = (0, 10)  # the neuro_assessments contract (schemas.clinical.NeuroAssessments.ice_score)
 
 
 @cache
@@ -96,14 +99,14 @@ class Cohort:
     def rate_groups(self) -> list[tuple[str, str]]:
         """(group_by, group_value) of every rate table row group: overall, each product, each disease."""
         return (
-            [("overall", OVERALL)]
+            [(OVERALL, OVERALL_VALUE)]
             + [("car_t_product", p) for p in self.products]
             + [("disease", d) for d in self.diseases]
         )
 
     @property
     def km_groups(self) -> list[tuple[str, str]]:
-        return [("overall", OVERALL)] + [("disease", d) for d in self.diseases]
+        return [(OVERALL, OVERALL_VALUE)] + [("disease", d) for d in self.diseases]
 
 
 # ---- the vocabulary of a suite: one helper per kind of rule --------------------------------
@@ -276,11 +279,43 @@ def fct_subject_endpoints(cohort: Cohort) -> list[Expectation]:
     ]
 
 
+def _seed_units() -> dict[tuple[str, str], str]:
+    """(specimen, analyte) -> harmonized unit (`to_unit`) of dbt/seeds/unit_conversions.csv, in the
+    seed's order: the one place a unit lives. Read when called (a few rows), never on import."""
+    units: dict[tuple[str, str], str] = {}
+    with UNIT_CONVERSIONS_SEED.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            key = (row["specimen"], row["analyte"])
+            if units.setdefault(key, row["to_unit"]) != row["to_unit"]:
+                raise ValueError(f"{UNIT_CONVERSIONS_SEED}: {key} has two harmonized units, "
+                                 f"{units[key]!r} and {row['to_unit']!r}")
+    return units
+
+
+def cytokine_unit() -> str:
+    """The harmonized unit of every cytokine code, in either specimen (the seed's CYTOKINE rows)."""
+    units = {u for (_, analyte), u in _seed_units().items() if analyte == SEED_CYTOKINE}
+    if len(units) != 1:
+        raise ValueError(f"{UNIT_CONVERSIONS_SEED}: cytokines need one harmonized unit, found {sorted(units)}")
+    return units.pop()
+
+
+def lab_analytes(specimen: str) -> tuple[str, ...]:
+    """The seed's analytes of a specimen other than cytokines: serum lab tests, CSF chemistry."""
+    return tuple(a for (s, a) in _seed_units() if s == specimen and a != SEED_CYTOKINE)
+
+
+def all_analytes() -> tuple[str, ...]:
+    """Every analyte code of either specimen: the cytokines, the lab tests, the CSF chemistry."""
+    return tuple(sorted({*CYTOKINE_CODES, *(a for s in SPECIMENS for a in lab_analytes(s))}))
+
+
 def harmonized_units() -> list[tuple[str, tuple[str, ...], str]]:
-    """(specimen, analytes, unit) of marts.md's harmonized units: WBC is 10^9/L in serum, /uL in CSF."""
+    """(specimen, analytes, unit) of the harmonized units of the seed, cytokines aside (cytokine_unit):
+    WBC is 10^9/L in serum, /uL in CSF."""
     by_unit: dict[tuple[str, str], list[str]] = {}
-    for specimen, table in (("serum", SERUM_LAB_UNITS), ("csf", CSF_CHEMISTRY_UNITS)):
-        for analyte, unit in table.items():
+    for (specimen, analyte), unit in _seed_units().items():
+        if analyte != SEED_CYTOKINE:
             by_unit.setdefault((specimen, unit), []).append(analyte)
     return [(s, tuple(a), u) for (s, u), a in by_unit.items()]
 
@@ -295,10 +330,10 @@ def fct_biomarker_results(cohort: Cohort) -> list[Expectation]:
         unique("measurement_id"),
         rows_between(1),
         one_of("specimen", SPECIMENS),
-        one_of("analyte", (*CYTOKINE_CODES, *SERUM_LAB_UNITS), where=serum),
-        one_of("analyte", (*CYTOKINE_CODES, *CSF_CHEMISTRY_UNITS), where=csf),
+        one_of("analyte", (*CYTOKINE_CODES, *lab_analytes("serum")), where=serum),
+        one_of("analyte", (*CYTOKINE_CODES, *lab_analytes("csf")), where=csf),
         # the harmonized unit of every analyte
-        one_of("unit", [CYTOKINE_UNIT], where=Column("analyte").is_in(CYTOKINE_CODES)),
+        one_of("unit", [cytokine_unit()], where=Column("analyte").is_in(CYTOKINE_CODES)),
         *(one_of("unit", [unit], where=(Column("specimen") == specimen) & Column("analyte").is_in(analytes))
           for specimen, analytes, unit in harmonized_units()),
         one_of("censoring", CENSORING),
@@ -318,7 +353,7 @@ def fct_cytokine_kinetics(cohort: Cohort) -> list[Expectation]:
                 "peak_fold_change", "n_samples", "n_censored"),
         *not_null("subject_id", "specimen", "analyte", "n_samples", "n_censored"),
         unique("subject_id", "specimen", "analyte"),
-        rows_between(0, len(cohort.infused) * len(SPECIMENS) * len(ALL_ANALYTES)),
+        rows_between(0, len(cohort.infused) * len(SPECIMENS) * len(all_analytes())),
         infused_subjects_only(),  # subjects not infused have no study day, no row
         one_of("specimen", SPECIMENS),
         between("peak_day", 0, 28),
@@ -359,7 +394,7 @@ def agg_toxicity_rates(cohort: Cohort) -> list[Expectation]:
         # every category of every group value among infused subjects, n_subjects 0 where none
         rows(len(TOXICITIES) * len(GRADE_CATEGORIES) * len(cohort.rate_groups)),
         one_of("toxicity", TOXICITIES),
-        one_of("group_by", GROUP_BYS),
+        one_of("group_by", RATE_GROUP_BYS),
         pairs_in("group_by", "group_value", cohort.rate_groups),
         one_of("grade_category", GRADE_CATEGORIES),
         *rate_columns(),
@@ -373,7 +408,7 @@ def agg_response_rates(cohort: Cohort) -> list[Expectation]:
         unique("measure", "group_by", "group_value"),
         rows(len(MEASURES) * len(cohort.rate_groups)),
         one_of("measure", MEASURES),
-        one_of("group_by", GROUP_BYS),
+        one_of("group_by", RATE_GROUP_BYS),
         pairs_in("group_by", "group_value", cohort.rate_groups),
         *rate_columns(),
     ]
@@ -463,8 +498,8 @@ def csf_pre_post(cohort: Cohort) -> list[Expectation]:
                 "q1_post", "q3_post", "p_value", "test"),
         *not_null("analyte", "n_pre", "n_post", "n_paired"),
         unique("analyte"),
-        rows_between(0, len(CYTOKINE_CODES) + len(CSF_CHEMISTRY_UNITS)),  # at most one row per CSF analyte
-        one_of("analyte", (*CYTOKINE_CODES, *CSF_CHEMISTRY_UNITS)),
+        rows_between(0, len(CYTOKINE_CODES) + len(lab_analytes("csf"))),  # at most one row per CSF analyte
+        one_of("analyte", (*CYTOKINE_CODES, *lab_analytes("csf"))),
         between("n_pre", 0, len(cohort.infused)),
         between("n_post", 0, len(cohort.infused)),
         between("n_paired", 0, None),
@@ -480,31 +515,39 @@ def csf_pre_post(cohort: Cohort) -> list[Expectation]:
 
 Suite = Callable[[Cohort], list[Expectation]]
 
-# Table (schema.name, the Dagster asset key schema/name) -> its suite.
-SUITES: dict[str, Suite] = {
-    "marts.dim_subjects": dim_subjects,
-    "marts.fct_toxicity_daily": fct_toxicity_daily,
-    "marts.fct_subject_endpoints": fct_subject_endpoints,
-    "marts.fct_biomarker_results": fct_biomarker_results,
-    "marts.fct_cytokine_kinetics": fct_cytokine_kinetics,
-    "marts.fct_toxicity_concordance": fct_toxicity_concordance,
-    "marts.agg_toxicity_rates": agg_toxicity_rates,
-    "marts.agg_response_rates": agg_response_rates,
-    "marts.agg_consort": agg_consort,
-    "analysis.km_curves": km_curves,
-    "analysis.km_summary": km_summary,
-    "analysis.cytokine_curves": cytokine_curves,
-    "analysis.csf_pre_post": csf_pre_post,
-}
+
+def _is_suite(obj) -> bool:
+    """A function of this module taking the cohort alone (not a helper like `columns`)."""
+    return (inspect.isfunction(obj) and obj.__module__ == __name__
+            and list(inspect.signature(obj).parameters) == ["cohort"])
+
+
+def suites_for(tables: Iterable[str]) -> dict[str, Suite]:
+    """Table (schema.name) -> its suite: the function of this module named after the table."""
+    suites: dict[str, Suite] = {}
+    missing = []
+    for table in tables:
+        suite = globals().get(table.split(".")[-1])
+        if _is_suite(suite):
+            suites[table] = suite
+        else:
+            missing.append(table)
+    if missing:
+        raise LookupError(
+            f"no Great Expectations suite for {', '.join(missing)}: schemas/gx_suites.py needs a function "
+            "named after each table of schemas.gx_tables.CHECKED_TABLES (`marts.dim_subjects` -> "
+            "`def dim_subjects(cohort: Cohort) -> list[Expectation]`)"
+        )
+    return suites
+
+
+# Table (schema.name, the Dagster asset key schema/name) -> its suite, for every checked table.
+SUITES: dict[str, Suite] = suites_for(CHECKED_TABLES)
 
 
 def suite_name(table: str) -> str:
     """GX suite name of a table: `marts.dim_subjects` -> `marts__dim_subjects`."""
     return table.replace(".", "__")
-
-
-def expectations_for(table: str, cohort: Cohort) -> list[Expectation]:
-    return SUITES[table](cohort)
 
 
 def kinds(expectations: Sequence[Expectation]) -> set[str]:

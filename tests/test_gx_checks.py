@@ -16,6 +16,7 @@ from dagster_project.defs.serving.assets import serving_warehouse
 from dagster_project.defs.quality.checks import gx_check, gx_checks
 from dagster_project.settings import Settings
 from dagster_project.lib.warehouse import read_table, replace_tables
+from schemas.vocabulary import CONSORT_STEPS
 
 SUBJECTS = pd.DataFrame({
     "subject_id": ["S1", "S2", "S3"], "site_id": ["a", "a", "b"], "age_years": [60, 70, 55],
@@ -23,7 +24,7 @@ SUBJECTS = pd.DataFrame({
     "infused_on": pd.to_datetime(["2023-01-20", "2023-01-25", None]).date, "is_infused": [True, True, False],
     "not_infused_reason": [None, None, "withdrew consent"],
 })
-STEPS = ["enrolled", "infused", "not_infused", "evaluable_toxicity", "evaluable_response"]
+STEPS = list(CONSORT_STEPS)
 GOOD_CONSORT = pd.DataFrame({"step_order": [1, 2, 3, 4, 5], "step": STEPS, "n_subjects": [3, 2, 1, 2, 2]})
 BAD_CONSORT = GOOD_CONSORT.assign(n_subjects=[3, 5, 1, 2, 2])  # infused 5 of 3 enrolled
 

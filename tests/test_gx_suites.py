@@ -8,15 +8,24 @@ of that kind, and the failure must be reported by an expectation of that kind.
 
 from __future__ import annotations
 
+import ast
 import itertools
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from dagster_project.defs.quality.checks import CHECKED_TABLES
 from dagster_project.lib.quality.gx_runner import GxFolders, run_suite
 from dagster_project.settings import Settings
 from schemas import gx_suites as S
+from schemas import vocabulary as V
+from schemas.gx_tables import CHECKED_TABLES
+
+ROOT = Path(__file__).resolve().parents[1]
+MARTS_SPEC = ROOT.parent / "shared" / "spec" / "marts.md"
 
 KINDS = ("range", "category", "unique", "row_count", "not_null")
 
@@ -116,10 +125,10 @@ VALID: dict[str, pd.DataFrame] = {
         {"subject_id": ["S1", "S1"], "study_day": [3, 5], "toxicity": ["CRS", "ICANS"],
          "adjudicated_grade": [2, 1], "derived_grade": [1, 0]}
     ),
-    "marts.agg_toxicity_rates": _rates(S.GRADE_CATEGORIES, "grade_category", {"toxicity": S.TOXICITIES}),
-    "marts.agg_response_rates": _rates(S.MEASURES, "measure", {}),
+    "marts.agg_toxicity_rates": _rates(V.GRADE_CATEGORIES, "grade_category", {"toxicity": V.TOXICITIES}),
+    "marts.agg_response_rates": _rates(V.MEASURES, "measure", {}),
     "marts.agg_consort": pd.DataFrame(
-        {"step_order": [1, 2, 3, 4, 5], "step": list(S.CONSORT_STEPS), "n_subjects": [3, 2, 1, 2, 2]}
+        {"step_order": [1, 2, 3, 4, 5], "step": list(V.CONSORT_STEPS), "n_subjects": [3, 2, 1, 2, 2]}
     ),
     "analysis.km_curves": pd.DataFrame(
         {
@@ -154,8 +163,65 @@ VALID: dict[str, pd.DataFrame] = {
 }
 
 
-def test_every_table_of_the_contract_has_a_suite_and_a_check():
-    assert set(S.SUITES) == set(CHECKED_TABLES) == set(VALID)
+def test_the_suites_cover_exactly_the_checked_tables():
+    """schemas.gx_tables.CHECKED_TABLES is the one list: SUITES is built from it (a suite function
+    per table), the Dagster checks are declared from it, and every table has a valid frame here."""
+    from dagster_project.defs.quality.checks import gx_checks
+
+    assert tuple(S.SUITES) == CHECKED_TABLES
+    assert all(S.SUITES[t].__name__ == t.split(".")[1] for t in CHECKED_TABLES)
+    assert set(VALID) == set(CHECKED_TABLES)
+    checked = [spec.asset_key.to_user_string() for check in gx_checks for spec in check.check_specs]
+    assert checked == [t.replace(".", "/") for t in CHECKED_TABLES]
+
+
+def test_a_checked_table_without_a_suite_function_is_named():
+    """A table listed without its suite function fails loudly, naming the table; a helper that
+    happens to share the name (`columns`) is not taken for a suite."""
+    with pytest.raises(LookupError, match=r"marts\.no_such_table, marts\.columns: schemas/gx_suites\.py needs"):
+        S.suites_for(("marts.dim_subjects", "marts.no_such_table", "marts.columns"))
+
+
+def test_loading_the_checks_imports_neither_great_expectations_nor_more_than_the_table_list():
+    """The Dagster definitions read the table list without importing GX (slow), and the list and
+    the mart vocabulary (read by the dbt Python models) import nothing at all."""
+    code = (
+        "import sys; before = set(sys.modules); import schemas.gx_tables, schemas.vocabulary; "
+        "light = sorted(set(sys.modules) - before); import dagster_project.defs.quality.checks; "
+        "print(repr((light, 'great_expectations' in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    light, gx_loaded = ast.literal_eval(out.stdout.strip().splitlines()[-1])
+    assert set(light) <= {"schemas", "schemas.gx_tables", "schemas.vocabulary"}, light
+    assert not gx_loaded
+
+
+def _spec_harmonized_units() -> dict[tuple[str, str], str]:
+    """(specimen, analyte) -> unit of marts.md's "Harmonized units" ("CYTOKINE" for every cytokine)."""
+    text = MARTS_SPEC.read_text()
+    paragraph = text[text.index("Harmonized units:") + len("Harmonized units:"):].split("\n\n")[0]
+    units = {}
+    for item in " ".join(paragraph.split()).rstrip(".").split(";"):
+        match = re.fullmatch(r"(CSF )?(cytokines|[A-Z][A-Z0-9]*(?:(?:, | and )[A-Z][A-Z0-9]*)*) (.+)", item.strip())
+        assert match, item
+        csf, analytes, unit = match.groups()
+        if analytes == "cytokines":
+            units.update({(specimen, S.SEED_CYTOKINE): unit for specimen in V.SPECIMENS})
+            continue
+        for analyte in re.split(r", | and ", analytes):
+            units[("csf" if csf else "serum", analyte)] = unit
+    return units
+
+
+def test_harmonized_units_come_from_the_unit_seed_and_say_what_marts_md_says():
+    """The units the suite checks are read from dbt/seeds/unit_conversions.csv (the one place a unit
+    lives; no copy in gx_suites), and they are marts.md's."""
+    from_suites = {(specimen, analyte): unit for specimen, analytes, unit in S.harmonized_units()
+                   for analyte in analytes}
+    from_suites.update({(specimen, S.SEED_CYTOKINE): S.cytokine_unit() for specimen in V.SPECIMENS})
+    assert from_suites == _spec_harmonized_units()
+    assert S.lab_analytes("csf") == ("WBC", "RBC", "PROTEIN", "GLUCOSE")
+    assert not hasattr(S, "SERUM_LAB_UNITS") and not hasattr(S, "CSF_CHEMISTRY_UNITS")
 
 
 @pytest.mark.parametrize("table", list(S.SUITES))

@@ -87,3 +87,14 @@ def test_rates_by_group_counts_groups_and_cis():
     # R: binom.test(1, 1)$conf.int = 0.025, 1 -> exact upper limit 1 when x = n
     assert rows[("arm", "b")].ci_high_pct == 100.0
     assert abs(rows[("arm", "b")].ci_low_pct - 2.5) < 1e-9
+
+
+def test_rates_by_group_names_the_overall_group_as_the_marts_do():
+    """stats imports nothing of the project, so rates_by_group spells the overall group itself
+    (`overall`, group value `all`): it must be marts.md's, schemas.vocabulary.OVERALL/OVERALL_VALUE."""
+    from schemas.vocabulary import OVERALL, OVERALL_VALUE
+    from stats.clopper_pearson import rates_by_group
+
+    subjects = pd.DataFrame({"arm": ["a", "b"], "grade": [0, 3]})
+    table = rates_by_group(subjects, (OVERALL, "arm"), [({"category": "any"}, lambda f: f["grade"] >= 1)])
+    assert table.loc[table["group_by"] == OVERALL, "group_value"].tolist() == [OVERALL_VALUE]

@@ -11,24 +11,8 @@ import dagster as dg
 
 from dagster_project.settings import Settings
 from dagster_project.lib.warehouse import read_table
+from schemas.gx_tables import CHECKED_TABLES  # no GX import: definitions load fast
 
-# The tables with a suite (schemas.gx_suites.SUITES), listed here so that loading the
-# definitions does not import Great Expectations (slow); tests/test_gx_suites.py keeps them equal.
-CHECKED_TABLES = (
-    "marts.dim_subjects",
-    "marts.fct_toxicity_daily",
-    "marts.fct_subject_endpoints",
-    "marts.fct_biomarker_results",
-    "marts.fct_cytokine_kinetics",
-    "marts.fct_toxicity_concordance",
-    "marts.agg_toxicity_rates",
-    "marts.agg_response_rates",
-    "marts.agg_consort",
-    "analysis.km_curves",
-    "analysis.km_summary",
-    "analysis.cytokine_curves",
-    "analysis.csf_pre_post",
-)
 CHECK_NAME = "great_expectations"
 
 

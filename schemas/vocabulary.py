@@ -1,0 +1,84 @@
+"""The categories of the mart contract (marts.md), once: every reader imports them from here.
+
+Plain constants and two small predicates, no import at all, so that the dbt Python models
+(dbt/models/marts/agg_*_rates.py) can read them without pulling in the orchestrator, pandas,
+pandera or Great Expectations. Readers: those dbt models, the GX suites (schemas/gx_suites.py),
+the HTML report (dagster_project/lib/report/html_report.py), the figures and the source
+contract's response codes (schemas/clinical.py). tests/test_contract_consistency.py checks the
+lists against marts.md.
+"""
+
+# ---- grades (fct_toxicity_daily, fct_subject_endpoints) ---------------------------------------
+
+# Grades are integers 0..5 (grade 5 = death).
+MIN_GRADE, MAX_GRADE = 0, 5
+GRADES = (MIN_GRADE, MAX_GRADE)
+
+# ---- agg_toxicity_rates -----------------------------------------------------------------------
+
+# The toxicities; fct_subject_endpoints holds each one's adjudicated max grade in
+# `<toxicity lower-case>_max_grade` (crs_max_grade, icans_max_grade).
+TOXICITIES = ("CRS", "ICANS")
+
+# grade_category -> (lowest, highest) max grade it counts; None = no upper bound.
+# any = max grade >= 1, severe = >= 3, grade_k = exactly k.
+GRADE_CATEGORY_BOUNDS: dict[str, tuple[int, int | None]] = {
+    "any": (1, None),
+    "severe": (3, None),
+    **{f"grade_{k}": (k, k) for k in range(MIN_GRADE, MAX_GRADE + 1)},
+}
+GRADE_CATEGORIES = tuple(GRADE_CATEGORY_BOUNDS)
+
+
+def max_grade_column(toxicity: str) -> str:
+    """The fct_subject_endpoints column of a toxicity's adjudicated max grade: CRS -> crs_max_grade."""
+    return f"{toxicity.lower()}_max_grade"
+
+
+def in_grade_category(grade, category: str):
+    """Whether a max grade is in the category: a bool for a number, a boolean Series for a pandas
+    Series (a missing grade is in no category)."""
+    low, high = GRADE_CATEGORY_BOUNDS[category]
+    if high is None:
+        return grade >= low
+    if low == high:
+        return grade == low
+    return (grade >= low) & (grade <= high)
+
+
+# ---- agg_response_rates -----------------------------------------------------------------------
+
+# Response codes (Lugano 2014), best first: CR > PR > SD > PD rank; NE (not evaluable, or no
+# assessment on study days 1..100) is not ranked. The source contract's `response` values
+# (schemas.clinical.RESPONSES) and fct_subject_endpoints.best_response_d100 alike.
+RESPONSES = ("CR", "PR", "SD", "PD", "NE")
+
+# measure -> the best responses it counts: ORR = CR or PR, then each response on its own.
+RESPONSE_MEASURES: dict[str, tuple[str, ...]] = {"ORR": ("CR", "PR"), **{r: (r,) for r in RESPONSES}}
+MEASURES = tuple(RESPONSE_MEASURES)
+
+# ---- rate tables: groupings -------------------------------------------------------------------
+
+# group_by of agg_toxicity_rates and agg_response_rates, in report order; the overall group's
+# group_value is `all`.
+OVERALL = "overall"
+OVERALL_VALUE = "all"
+RATE_GROUP_BYS = (OVERALL, "car_t_product", "disease")
+
+# ---- agg_consort ------------------------------------------------------------------------------
+
+# step in flow order (step_order = position, from 1).
+CONSORT_STEPS = ("enrolled", "infused", "not_infused", "evaluable_toxicity", "evaluable_response")
+
+# ---- fct_biomarker_results, fct_cytokine_kinetics ---------------------------------------------
+
+SPECIMENS = ("serum", "csf")
+CENSORING = ("none", "below_lloq", "above_uloq", "extrapolated")
+ANALYTE_KINDS = ("cytokine", "lab", "csf_chemistry")
+# (The harmonized unit of each analyte lives in dbt/seeds/unit_conversions.csv.)
+
+# ---- analysis ---------------------------------------------------------------------------------
+
+ENDPOINTS = ("OS", "PFS")  # km_curves, km_summary
+KM_GROUP_BYS = (OVERALL, "disease")
+CURVE_GROUPS = (OVERALL_VALUE, "ICANS 0-2", "ICANS 3-4")  # cytokine_curves.group
