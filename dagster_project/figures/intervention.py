@@ -22,17 +22,26 @@ binning for display.
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from dagster_project.figures.biomarkers import format_p
+from dagster_project.figures.render import (
+    GRADE_COLORS,
+    POINT_GREY,
+    despine,
+    empty_panel,
+    format_p,
+    note_below,
+    panel_grid,
+    png_bytes,
+    tight_png,
+    unit_of,
+)
 
 __all__ = [
     "CRS_COLORS",
@@ -45,14 +54,14 @@ __all__ = [
     "waterfall_png",
 ]
 
-CRS_COLORS = {0: "#eef3f7", 1: "#fee08b", 2: "#fdae61", 3: "#f46d43", 4: "#d73027", 5: "#7f0000"}
+CRS_COLORS = GRADE_COLORS
 ICANS_COLORS = {0: "#f2f2f2", 1: "#c6dbef", 2: "#6baed6", 3: "#2171b5", 4: "#08306b", 5: "#000000"}
 NO_GRADE = "#ffffff"
 # (upper bound of dex-equivalent mg per day, grey) -- the "gray graduated boxes" of Fig. 1
 STEROID_BINS = ((10.0, "#d9d9d9"), (40.0, "#a6a6a6"), (100.0, "#6e6e6e"), (math.inf, "#262626"))
 ALIVE, DECEASED = "#8b0000", "#f08080"  # Fig. 2D/E: dark red alive, light red deceased
-ICANS_HIGH, ICANS_LOW = "#d62728", "#9a9a9a"
-PIE_COLORS = {0: "#eef3f7", 1: "#fee08b", 2: "#fdae61", 3: "#f46d43", 4: "#d73027", None: "#cfcfcf"}
+ICANS_HIGH, ICANS_LOW = "#d62728", POINT_GREY
+PIE_COLORS = {**{g: GRADE_COLORS[g] for g in range(5)}, None: "#cfcfcf"}  # None: no value in the window
 MEASURE_LABELS = {
     "TMAX": "Highest temperature",
     "ANC": "Neutrophils",
@@ -62,17 +71,8 @@ MEASURE_LABELS = {
 }
 
 
-def _png(fig: Figure, title: str, description: str, dpi: int) -> bytes:
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight",
-                metadata={"Title": title, "Description": description})
-    return buf.getvalue()
-
-
 def _empty(ax, text: str = "no data") -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=9, color="dimgray")
-    ax.set_axis_off()
+    empty_panel(ax, text, fontsize=9, color="dimgray")
 
 
 def steroid_shade(mg) -> str | None:
@@ -168,8 +168,7 @@ def swimmer_png(
         ticks = [d for d in range(first_day, last_day + 1) if d % 5 == 0 or d == first_day]
         ax.set_xticks(ticks + [xr], [str(t) for t in ticks] + ["peak\nICANS"], fontsize=7)
         ax.set_title(f"{prod} (n={len(rows)})", fontsize=9, loc="left")
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
+        despine(ax)
         if gi == len(groups) - 1:
             ax.set_xlabel("Days after CAR T-cell infusion", fontsize=8)
     handles = [Patch(facecolor=CRS_COLORS[g], edgecolor="grey", lw=0.4, label=f"CRS {g}") for g in range(0, 5)]
@@ -189,7 +188,7 @@ def swimmer_png(
     note = ("Adjudicated daily CRS grade (ASTCT 2019) and peak ICANS grade; steroids as "
             "dexamethasone-equivalent mg per day (grey); X tocilizumab, star anakinra; * deceased.")
     fig.suptitle(title or "Clinical course around anakinra", fontsize=11)
-    return _png(fig, "swimmer", note, dpi)
+    return png_bytes(fig, dpi, tight=True, title="swimmer", description=note)
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,6 +200,10 @@ def _test_row(tests: pd.DataFrame | None, measure: str) -> pd.Series | None:
         return None
     hit = tests[tests["measure"] == measure]
     return None if hit.empty else hit.iloc[0]
+
+
+def _p_value(row: pd.Series | None):
+    return None if row is None else row["p_value"]
 
 
 def _pairs(windows: pd.DataFrame, measure: str) -> pd.DataFrame:
@@ -216,9 +219,8 @@ def paired_dots_png(
     dpi: int = 120,
 ) -> bytes:
     """Before / after dots joined per subject (Wehrli Fig. 2A/B), paired t-test p in each title."""
-    fig = Figure(figsize=(3.0 * len(measures), 3.4))
-    for i, measure in enumerate(measures):
-        ax = fig.add_subplot(1, len(measures), i + 1)
+    fig, axes = panel_grid(len(measures), len(measures), (3.0, 3.4))
+    for ax, measure in zip(axes, measures):
         pairs = _pairs(windows, measure)
         all_rows = windows[windows["measure"] == measure]
         if pairs.empty:
@@ -227,15 +229,13 @@ def paired_dots_png(
         b = pairs["before_value"].to_numpy(dtype=float)
         a = pairs["after_value"].to_numpy(dtype=float)
         for bv, av in zip(b, a):
-            ax.plot([0, 1], [bv, av], color="#9a9a9a", lw=0.8, zorder=1)
+            ax.plot([0, 1], [bv, av], color=POINT_GREY, lw=0.8, zorder=1)
         ax.scatter(np.zeros_like(b), b, s=22, marker="o", color="black", zorder=2)
         ax.scatter(np.ones_like(a), a, s=22, marker="s", color="#8b0000", zorder=2)
         for x, v in ((0, b), (1, a)):
             ax.plot([x - 0.18, x + 0.18], [v.mean()] * 2, color="#1f77b4", lw=2, zorder=3)
-        row = _test_row(tests, measure)
-        p = None if row is None else row["p_value"]
-        units = pairs["unit"].dropna().unique() if "unit" in pairs.columns else []
-        unit = units[0] if len(units) == 1 else ""
+        p = _p_value(_test_row(tests, measure))
+        unit = unit_of(pairs) or ""
         unit = "\u00b0C" if unit == "C" else unit
         ax.set_xticks([0, 1], ["before", "after"], fontsize=8)
         ax.set_xlim(-0.5, 1.5)
@@ -245,21 +245,19 @@ def paired_dots_png(
         ax.set_title(f"{MEASURE_LABELS.get(measure, measure)}\npaired t {format_p(p)} (n={len(pairs)}{extra})",
                      fontsize=8)
         ax.tick_params(labelsize=7)
-    fig.suptitle("Before the first vs after the last anakinra dose", fontsize=10)
-    fig.text(0.5, -0.04, "TMAX: highest in the 24 h before the first / after the last dose; ANC, PLT: latest "
-             "value in the 48 h before the first dose vs earliest in the 48 h after the last. Bar: mean.",
-             ha="center", fontsize=6.5, color="dimgray")
-    fig.tight_layout()
-    return _png(fig, "paired_dots", "Wehrli Fig 2A/B", dpi)
+    note_below(fig, "TMAX: highest in the 24 h before the first / after the last dose; ANC, PLT: latest "
+               "value in the 48 h before the first dose vs earliest in the 48 h after the last. Bar: mean.",
+               y=-0.04, fontsize=6.5)
+    return tight_png(fig, dpi, "Before the first vs after the last anakinra dose", name="paired_dots",
+                     description="Wehrli Fig 2A/B")
 
 
 def lab_grade_pies_png(lab_grades: pd.DataFrame, *, dpi: int = 120) -> bytes:
     """Pies of the worst CTCAE v5.0 grade of ANC and PLT on days 21-28 after the last dose (Fig. 2C)."""
     tests = ("ANC", "PLT")
     names = {"ANC": "Neutropenia", "PLT": "Thrombocytopenia"}
-    fig = Figure(figsize=(7.0, 3.4))
-    for i, test in enumerate(tests):
-        ax = fig.add_subplot(1, 2, i + 1)
+    fig, axes = panel_grid(len(tests), len(tests), (3.5, 3.4))
+    for ax, test in zip(axes, tests):
         rows = lab_grades[lab_grades["test"] == test]
         if rows.empty:
             _empty(ax, f"{test}: no subjects")
@@ -278,9 +276,8 @@ def lab_grade_pies_png(lab_grades: pd.DataFrame, *, dpi: int = 120) -> bytes:
         lln = rows["lln"].dropna().unique() if "lln" in rows.columns else []
         lln_text = f", LLN {lln[0]:g}" if len(lln) == 1 else ""
         ax.set_title(f"{names[test]} (n={len(rows)}{lln_text})", fontsize=9)
-    fig.suptitle("CTCAE v5.0 grade, days 21-28 after the last anakinra dose", fontsize=10)
-    fig.tight_layout()
-    return _png(fig, "lab_grade_pies", "Wehrli Fig 2C", dpi)
+    return tight_png(fig, dpi, "CTCAE v5.0 grade, days 21-28 after the last anakinra dose", name="lab_grade_pies",
+                     description="Wehrli Fig 2C")
 
 
 def waterfall_png(
@@ -293,9 +290,8 @@ def waterfall_png(
 ) -> bytes:
     """Waterfalls of percent change per subject (Wehrli Fig. 2D/E), coloured alive / deceased."""
     dead = _deceased(endpoints)
-    fig = Figure(figsize=(4.2 * len(measures), 3.4))
-    for i, measure in enumerate(measures):
-        ax = fig.add_subplot(1, len(measures), i + 1)
+    fig, axes = panel_grid(len(measures), len(measures), (4.2, 3.4))
+    for ax, measure in zip(axes, measures):
         rows = windows[(windows["measure"] == measure) & windows["pct_change"].notna()]
         rows = rows.sort_values("pct_change", ascending=False, kind="mergesort")
         if rows.empty:
@@ -307,7 +303,7 @@ def waterfall_png(
         ax.set_xticks(np.arange(len(rows)), list(rows["subject_id"]), rotation=90, fontsize=6)
         ax.set_ylabel("% change from before", fontsize=8)
         row = _test_row(tests, measure)
-        p = None if row is None else row["p_value"]
+        p = _p_value(row)
         median = None if row is None else row.get("median_pct_change")
         med = "" if median is None or pd.isna(median) else f", median {median:+.0f}%"
         total = int((windows["measure"] == measure).sum())
@@ -316,9 +312,8 @@ def waterfall_png(
         ax.tick_params(axis="y", labelsize=7)
     fig.legend(handles=[Patch(color=ALIVE, label="alive"), Patch(color=DECEASED, label="deceased")],
                loc="upper right", fontsize=7, frameon=False)
-    fig.suptitle("Percent change, 48 h before the first vs 48 h after the last anakinra dose", fontsize=10)
-    fig.tight_layout()
-    return _png(fig, "waterfall", "Wehrli Fig 2D/E", dpi)
+    return tight_png(fig, dpi, "Percent change, 48 h before the first vs 48 h after the last anakinra dose",
+                     name="waterfall", description="Wehrli Fig 2D/E")
 
 
 # --------------------------------------------------------------------------------------------
@@ -345,12 +340,8 @@ def cytokine_pairs_png(
     peak = {}
     if endpoints is not None and "icans_max_grade" in endpoints.columns:
         peak = dict(zip(endpoints["subject_id"], endpoints["icans_max_grade"]))
-    n = max(len(analytes), 1)
-    ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols)
-    fig = Figure(figsize=(1.9 * ncols, 2.3 * nrows + 0.6))
-    for i, analyte in enumerate(analytes):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
+    fig, axes = panel_grid(len(analytes), ncols, (1.9, 2.3), extra_height=0.6)
+    for ax, analyte in zip(axes, analytes):
         pairs = _pairs(cyto, analyte)
         if pairs.empty:
             _empty(ax, f"{analyte}\nno pairs")
@@ -360,20 +351,17 @@ def cytokine_pairs_png(
             colour = ICANS_HIGH if g is not None and not pd.isna(g) and int(g) >= 3 else ICANS_LOW
             ax.plot([0, 1], [r.before_value, r.after_value], color=colour, lw=0.8, marker="o", ms=3)
         ax.set_yscale("log")
-        row = _test_row(tests, analyte)
-        p = None if row is None else row["p_value"]
+        p = _p_value(_test_row(tests, analyte))
         ax.set_title(f"{analyte}\n{format_p(p)} (n={len(pairs)})", fontsize=7)
         ax.set_xticks([0, 1], ["before", "after"], fontsize=6)
         ax.set_xlim(-0.35, 1.35)
         ax.tick_params(axis="y", which="both", labelsize=5)
     if not analytes:
-        _empty(fig.add_subplot(1, 1, 1), "no cytokine pairs")
+        _empty(axes[0], "no cytokine pairs")
     rules = cyto["substitution_rule"].dropna().unique() if "substitution_rule" in cyto.columns else []
     note = ("Serum, pg/mL: latest sample on study days 1-2 before the first dose vs earliest on days 2-8 "
             "after the last; ratio paired t-test (t-test on log values). Red: peak ICANS 3-4; grey: 0-2.")
     if len(rules):
         note += f" Censored values by rule {', '.join(map(str, rules))}."
-    fig.suptitle("Serum cytokines before and after anakinra", fontsize=10)
-    fig.text(0.5, -0.01, note, ha="center", fontsize=6.5, color="dimgray", wrap=True)
-    fig.tight_layout()
-    return _png(fig, "cytokine_pairs", note, dpi)
+    note_below(fig, note, fontsize=6.5, wrap=True)
+    return tight_png(fig, dpi, "Serum cytokines before and after anakinra", name="cytokine_pairs", description=note)

@@ -18,12 +18,12 @@ The footnote is drawn in the image and stored in the PNG's ``Description`` text 
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from dagster_project.figures.render import GRADE_COLORS, GROUP_LABELS, despine, footnoted_png, percent_axis, stack_legend
+from schemas.vocabulary import TOXICITIES
 
 __all__ = [
     "GRADES",
@@ -33,11 +33,8 @@ __all__ = [
     "toxicity_rates_figure",
 ]
 
-TOXICITIES = ("CRS", "ICANS")
 GRADES = (1, 2, 3, 4, 5)
-GRADE_COLORS = {1: "#fee08b", 2: "#fdae61", 3: "#f46d43", 4: "#d73027", 5: "#7f0000"}
 SUMMARY_CATEGORIES = (("any", "Any grade", "#4575b4"), ("severe", "Grade \u2265 3", "#d73027"))
-GROUP_LABELS = {"car_t_product": "CAR T-cell product", "disease": "Disease", "overall": "All"}
 REQUIRED_COLUMNS = (
     "toxicity", "group_by", "group_value", "grade_category", "n_subjects", "n_total", "pct",
     "ci_low_pct", "ci_high_pct",
@@ -97,14 +94,6 @@ def toxicity_note(first_day: int = 0, last_day: int = 30) -> str:
     )
 
 
-def _png(fig: Figure, title: str, description: str, dpi: int) -> bytes:
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi,
-                metadata={"Title": title, "Description": description})
-    return buf.getvalue()
-
-
 def _overall_panel(ax, rates: pd.DataFrame) -> None:
     width = 0.36
     x = np.arange(len(TOXICITIES))
@@ -130,12 +119,11 @@ def _overall_panel(ax, rates: pd.DataFrame) -> None:
         for xi, p, h, t in zip(xs, pct, high, text):
             ax.text(xi, p + h + 2, t, ha="center", va="bottom", fontsize=8)
     ax.set_xticks(x, TOXICITIES)
-    ax.set_ylim(0, 118)
-    ax.set_yticks(range(0, 101, 20))
+    percent_axis(ax)
     ax.set_ylabel("Patients (%)")
     ax.set_title("A  Overall", loc="left", fontsize=10)
     ax.legend(loc="upper right", frameon=False, fontsize=8)
-    ax.spines[["top", "right"]].set_visible(False)
+    despine(ax)
 
 
 def _grade_panel(ax, table: pd.DataFrame, toxicity: str, letter: str, group_by: str) -> None:
@@ -154,11 +142,10 @@ def _grade_panel(ax, table: pd.DataFrame, toxicity: str, letter: str, group_by: 
     ax.set_xticks(x, [f"{v}\n(n={int(n)})" for v, n in zip(table.index, table["n_total"])],
                   fontsize=8)
     ax.set_xlim(-0.6, max(len(table), 1) - 0.4)
-    ax.set_ylim(0, 118)
-    ax.set_yticks(range(0, 101, 20))
+    percent_axis(ax)
     ax.set_title(f"{letter}  {toxicity} by max grade and {GROUP_LABELS.get(group_by, group_by)}",
                  loc="left", fontsize=10)
-    ax.spines[["top", "right"]].set_visible(False)
+    despine(ax)
 
 
 def toxicity_rates_figure(rates: pd.DataFrame, group_by: str = "car_t_product",
@@ -186,10 +173,5 @@ def toxicity_rates_figure(rates: pd.DataFrame, group_by: str = "car_t_product",
     axes[1].set_ylabel("Patients (%)")
     for ax, letter, tox in zip(axes[1:], ("B", "C"), TOXICITIES):
         _grade_panel(ax, tables[tox], tox, letter, group_by)
-    handles, labels = axes[1].get_legend_handles_labels()
-    fig.legend(handles[::-1], labels[::-1], loc="center right", frameon=False,
-               title="Max grade", fontsize=8)
-    fig.suptitle(title, fontsize=12)
-    fig.text(0.01, 0.01, note, fontsize=7.5, ha="left", va="bottom", wrap=True)
-    fig.subplots_adjust(left=0.07, right=0.88, top=0.86, bottom=0.2, wspace=0.3)
-    return _png(fig, title, note, dpi)
+    stack_legend(fig, axes[1], "Max grade", fontsize=8)
+    return footnoted_png(fig, dpi, title, note, left=0.07, right=0.88, top=0.86, bottom=0.2, wspace=0.3)

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from dagster_project.defs.analysis.figure_metadata import figure_metadata
-from dagster_project.figures.biomarkers import csf_pre_post_png
+from dagster_project.figures.csf_pre_post import csf_pre_post_png
 from dagster_project.lib.analysis.csf_pre_post import select_pre_post, summarize
 from dagster_project.lib.warehouse import read_table, replace_tables
 from dagster_project.settings import Settings
@@ -31,9 +31,6 @@ def csf_pre_post_asset(settings: Settings) -> dg.MaterializeResult:
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(summary),
-            **figure_metadata(
-                png, settings.figures_dir / "csf_pre_post.png",
-                "CSF before vs after infusion, partially matched Wilcoxon p-values (Park 2023 Fig 4B/C).",
-            ),
+            **figure_metadata(png, settings.figures_dir, "csf_pre_post"),
         }
     )

@@ -7,7 +7,7 @@ import pandas as pd
 
 from dagster_project.lib.analysis.cytokine_curves import curve_order, cytokine_curves
 from dagster_project.defs.analysis.figure_metadata import figure_metadata
-from dagster_project.figures.biomarkers import cytokine_curves_png
+from dagster_project.figures.cytokine_curves import cytokine_curves_png
 from dagster_project.lib.warehouse import read_table, replace_tables
 from dagster_project.settings import Settings
 
@@ -81,17 +81,14 @@ def cytokine_curves_asset(settings: Settings) -> dg.MaterializeResult:
     drawn = _points_note(serum)
     figures = figure_metadata(
         cytokine_curves_png(serum, curves, specimen="serum", analytes=HEADLINE_CYTOKINES, groups=("all",)),
-        folder / "serum_cytokines_all.png",
-        "Serum cytokines over time, all infused subjects: LOESS line with dashed 95% band (Park 2023 Fig 4A)."
-        + drawn,
+        folder, "serum_cytokines_all", drawn,
     )
     figures |= figure_metadata(
         cytokine_curves_png(
             serum, curves, specimen="serum", analytes=HEADLINE_CYTOKINES, groups=("ICANS 0-2", "ICANS 3-4"),
             endpoints=endpoints,
         ),
-        folder / "serum_cytokines_by_icans.png",
-        "Serum cytokines by adjudicated ICANS max grade 0-2 vs 3-4 (Park 2023 ED Fig 2)." + drawn,
+        folder, "serum_cytokines_by_icans", drawn,
     )
     # curves (specimen x analyte x group) by status, not rows
     curve_keys = ["specimen", "analyte", "group"]

@@ -1,5 +1,5 @@
-"""Turn a rendered figure into Dagster metadata: the PNG inline (the asset page shows it) and
-the file it was saved to under data/figures/."""
+"""Turn a rendered figure into Dagster metadata: the PNG inline (the asset page shows it) with
+its catalogue caption, and the file it was saved to under data/figures/."""
 
 from __future__ import annotations
 
@@ -8,15 +8,19 @@ from pathlib import Path
 
 import dagster as dg
 
+from dagster_project.figures.catalogue import caption
 
-def figure_metadata(png: bytes, path: Path, caption: str = "") -> dict[str, dg.MetadataValue]:
+
+def figure_metadata(png: bytes, folder: Path, stem: str, note: str = "") -> dict[str, dg.MetadataValue]:
+    """Save ``png`` as ``folder/<stem>.png`` and describe it by its caption in
+    :mod:`dagster_project.figures.catalogue` (KeyError for a stem not catalogued) followed by
+    ``note``, what this run adds (points drawn, LLNs, subjects without a pair ...)."""
+    text = " ".join(part.strip() for part in (caption(stem), note) if part.strip())
+    path = folder / f"{stem}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(png)
     encoded = base64.b64encode(png).decode("ascii")
-    text = f"![{path.stem}](data:image/png;base64,{encoded})"
-    if caption:
-        text += f"\n\n{caption}"
     return {
-        f"figure_{path.stem}": dg.MetadataValue.md(text),
-        f"figure_{path.stem}_path": dg.MetadataValue.path(str(path)),
+        f"figure_{stem}": dg.MetadataValue.md(f"![{stem}](data:image/png;base64,{encoded})\n\n{text}"),
+        f"figure_{stem}_path": dg.MetadataValue.path(str(path)),
     }

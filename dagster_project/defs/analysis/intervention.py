@@ -158,34 +158,23 @@ def intervention_figures(settings: Settings) -> dg.MaterializeResult:
     gaps = f" {len(missing)} subject x measure rows without a pair (see status)." if len(missing) else ""
     figures = figure_metadata(
         swimmer_png(daily, endpoints, subjects=subjects),
-        folder / "anakinra_swimmer.png",
-        f"Clinical course of the {len(subjects)} subjects with an anakinra course (Wehrli 2022 Fig 1): adjudicated "
-        "daily CRS grade, peak ICANS grade, steroid dexamethasone-equivalent mg/day (grey), X tocilizumab, "
-        "star anakinra, * deceased.",
+        folder, "anakinra_swimmer", f"{len(subjects)} subjects with an anakinra course.",
     )
     figures |= figure_metadata(
         paired_dots_png(windows, tests),
-        folder / "anakinra_tmax_anc_plt.png",
-        "Highest temperature (24 h windows) and ANC, platelets (48 h windows) before the first vs after the last "
-        "anakinra dose, paired t-test (Wehrli 2022 Fig 2A/B)." + gaps,
+        folder, "anakinra_tmax_anc_plt", gaps,
     )
     lln = grades["lln"].dropna().unique()
     figures |= figure_metadata(
         lab_grade_pies_png(grades),
-        folder / "anakinra_ctcae_pies.png",
-        "Worst CTCAE v5.0 grade of ANC and platelets on study days 21-28 after the last dose (Wehrli 2022 Fig 2C); "
-        f"LLNs {', '.join(f'{v:g}' for v in lln)}; subjects without a value in that window are shown as such.",
+        folder, "anakinra_ctcae_pies", f"LLNs {', '.join(f'{v:g}' for v in lln)}.",
     )
     figures |= figure_metadata(
         waterfall_png(windows, endpoints, tests),
-        folder / "anakinra_crp_ferritin_waterfall.png",
-        "Percent change of CRP and ferritin, 48 h before the first vs 48 h after the last dose; dark red alive, "
-        "light red deceased (Wehrli 2022 Fig 2D/E).",
+        folder, "anakinra_crp_ferritin_waterfall",
     )
     figures |= figure_metadata(
         cytokine_pairs_png(windows, tests, endpoints, dpi=90),
-        folder / "anakinra_cytokines.png",
-        "Serum cytokines, latest sample on study days 1-2 before the first dose vs earliest on days 2-8 after the "
-        "last, ratio paired t-test (Wehrli 2022 Fig 3).",
+        folder, "anakinra_cytokines",
     )
     return dg.MaterializeResult(metadata={"figures": 5, "subjects": len(subjects), **figures})

@@ -22,5 +22,5 @@ def best_response_figure_asset(settings: Settings) -> dg.MaterializeResult:
     endpoints = read_table(settings.db_path, "marts.fct_subject_endpoints")
     png = best_response_figure(endpoints)
     return dg.MaterializeResult(
-        metadata=figure_metadata(png, settings.figures_dir / "best_response.png", response_note(endpoints))
+        metadata=figure_metadata(png, settings.figures_dir, "best_response", response_note(endpoints))
     )

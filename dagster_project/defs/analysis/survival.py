@@ -5,11 +5,16 @@ import dagster as dg
 
 from dagster_project.lib.analysis.survival import build_km_tables
 from dagster_project.defs.analysis.figure_metadata import figure_metadata
-from dagster_project.figures.response import km_figure
+from dagster_project.figures.survival import km_figure
 from dagster_project.lib.warehouse import read_table, replace_tables
 from dagster_project.settings import Settings
 
 ENDPOINTS = dg.AssetKey(["marts", "fct_subject_endpoints"])
+
+
+def _logrank_p(logrank, endpoint: str) -> float | None:
+    p = logrank.loc[logrank["endpoint"] == endpoint, "p_value"]
+    return float(p.iloc[0]) if len(p) else None
 
 
 @dg.multi_asset(
@@ -35,16 +40,11 @@ def survival_tables(settings: Settings):
     curves, summary, logrank = build_km_tables(endpoints)
     replace_tables(settings.db_path, "analysis", {"km_curves": curves, "km_summary": summary, "km_logrank": logrank}, settings.duckdb_config())
     folder = settings.figures_dir
-    figures = {}
-    for endpoint in ("OS", "PFS"):
-        p = logrank.loc[logrank["endpoint"] == endpoint, "p_value"]
-        figures |= figure_metadata(
-            km_figure(curves, endpoint=endpoint, group_by="overall"), folder / f"km_{endpoint.lower()}_overall.png"
-        )
-        figures |= figure_metadata(
-            km_figure(curves, endpoint=endpoint, group_by="disease", p_value=float(p.iloc[0]) if len(p) else None),
-            folder / f"km_{endpoint.lower()}_by_disease.png",
-        )
+    p = {e: _logrank_p(logrank, e) for e in ("OS", "PFS")}
+    figures = figure_metadata(km_figure(curves, "OS", "overall"), folder, "km_os_overall")
+    figures |= figure_metadata(km_figure(curves, "OS", "disease", p_value=p["OS"]), folder, "km_os_by_disease")
+    figures |= figure_metadata(km_figure(curves, "PFS", "overall"), folder, "km_pfs_overall")
+    figures |= figure_metadata(km_figure(curves, "PFS", "disease", p_value=p["PFS"]), folder, "km_pfs_by_disease")
     yield dg.MaterializeResult(asset_key=["analysis", "km_curves"], metadata={"dagster/row_count": len(curves), **figures})
     yield dg.MaterializeResult(
         asset_key=["analysis", "km_summary"],

@@ -19,6 +19,6 @@ from dagster_project.settings import Settings
 def toxicity_rates_figure_asset(settings: Settings) -> dg.MaterializeResult:
     rates = read_table(settings.db_path, "marts.agg_toxicity_rates")
     folder = settings.figures_dir
-    metadata = figure_metadata(toxicity_rates_figure(rates, group_by="car_t_product"), folder / "toxicity_rates_by_product.png")
-    metadata |= figure_metadata(toxicity_rates_figure(rates, group_by="disease"), folder / "toxicity_rates_by_disease.png")
+    metadata = figure_metadata(toxicity_rates_figure(rates, group_by="car_t_product"), folder, "toxicity_rates_by_product")
+    metadata |= figure_metadata(toxicity_rates_figure(rates, group_by="disease"), folder, "toxicity_rates_by_disease")
     return dg.MaterializeResult(metadata=metadata)

@@ -22,21 +22,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-# Captions of the figures the analysis assets write (file stem -> caption); others get their name.
-FIGURE_CAPTIONS = {
-    "toxicity_rates_by_product": "CRS and ICANS rates with 95% Clopper-Pearson intervals and max-grade "
-    "distributions by CAR T product (Park 2023 Fig 2).",
-    "toxicity_rates_by_disease": "CRS and ICANS rates and max-grade distributions by disease.",
-    "best_response": "Best response by day 100 by product and by disease, with ORR (Park 2023 Fig 3A).",
-    "km_os_overall": "Overall survival, Kaplan-Meier with 95% CI (Park 2023 Fig 3B).",
-    "km_pfs_overall": "Progression-free survival, Kaplan-Meier with 95% CI (Park 2023 Fig 3C).",
-    "km_os_by_disease": "Overall survival by disease, log-rank p.",
-    "km_pfs_by_disease": "Progression-free survival by disease, log-rank p.",
-    "serum_cytokines_all": "Serum cytokines over time, all infused subjects: LOESS with 95% band (Park 2023 Fig 4A).",
-    "serum_cytokines_by_icans": "Serum cytokines by ICANS max grade 0-2 vs 3-4 (Park 2023 ED Fig 2).",
-    "csf_pre_post": "CSF before vs after infusion, partially matched Wilcoxon (Park 2023 Fig 4B/C).",
-}
-FIGURE_ORDER = list(FIGURE_CAPTIONS)
+from dagster_project.figures import catalogue
+from schemas.vocabulary import GRADE_CATEGORIES, MEASURES, RATE_GROUP_BYS
 
 
 @dataclass(frozen=True)
@@ -109,7 +96,8 @@ def read_figures(figures_dir: Path) -> list[tuple[str, bytes]]:
     if not figures_dir.is_dir():
         return []
     files = {p.stem: p for p in figures_dir.glob("*.png")}
-    ordered = [s for s in FIGURE_ORDER if s in files] + sorted(s for s in files if s not in FIGURE_CAPTIONS)
+    # the catalogued figures in report order, then any other figure by name
+    ordered = [s for s in catalogue.STEMS if s in files] + sorted(s for s in files if s not in catalogue.CAPTIONS)
     return [(stem, files[stem].read_bytes()) for stem in ordered]
 
 
@@ -129,7 +117,7 @@ def rate_cell(row) -> str:
 def rates_table(rates: pd.DataFrame, keys: list[str], category: str, categories: list[str]) -> pd.DataFrame:
     """One row per key x group, one column per category: n/N pct (95% CI)."""
     frame = rates.assign(cell=rates.apply(rate_cell, axis=1))
-    order = {"overall": 0, "car_t_product": 1, "disease": 2}
+    order = {group_by: i for i, group_by in enumerate(RATE_GROUP_BYS)}
     frame = frame.assign(_order=frame["group_by"].map(order).fillna(9))
     wide = frame.pivot_table(index=[*keys, "_order", "group_by", "group_value"], columns=category, values="cell",
                              aggfunc="first")
@@ -188,7 +176,7 @@ def _table_html(frame: pd.DataFrame | None, empty: str = "Not published in this 
 
 
 def _figure_html(name: str, png: bytes) -> str:
-    caption = FIGURE_CAPTIONS.get(name, name.replace("_", " "))
+    caption = catalogue.CAPTIONS.get(name, name.replace("_", " "))
     data = base64.b64encode(png).decode("ascii")
     return (f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
@@ -230,13 +218,12 @@ def render_html(tables: dict[str, pd.DataFrame | None], figures: list[tuple[str,
             "Enrolled, infused and evaluable subjects (marts.agg_consort).")
     tox = t.get("toxicity_rates")
     section("CRS and ICANS rates", _table_html(None if tox is None else rates_table(
-        tox, ["toxicity"], "grade_category",
-        ["any", "severe", "grade_0", "grade_1", "grade_2", "grade_3", "grade_4", "grade_5"])),
+        tox, ["toxicity"], "grade_category", list(GRADE_CATEGORIES))),
         "n/N infused subjects, % (exact 95% Clopper-Pearson CI); any = max grade >= 1, severe = >= 3; "
         "adjudicated ASTCT grades (marts.agg_toxicity_rates).")
     resp = t.get("response_rates")
     section("Response by day 100", _table_html(None if resp is None else rates_table(
-        resp, [], "measure", ["ORR", "CR", "PR", "SD", "PD", "NE"])),
+        resp, [], "measure", list(MEASURES))),
         "Best response on days 1..100, n/N infused subjects, % (exact 95% CI) (marts.agg_response_rates).")
     km = t.get("km_summary")
     body = _table_html(None if km is None else km_table(km))

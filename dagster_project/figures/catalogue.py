@@ -1,0 +1,64 @@
+"""The figure catalogue: every figure the analysis assets write, by file stem, with its caption,
+in report order. The one place a figure's caption is written.
+
+The assets (``dagster_project.defs.analysis``) save ``<figures dir>/<stem>.png`` only for a stem
+listed here and put its caption (plus the run's own numbers) in their metadata; the HTML report
+(``dagster_project.lib.report.html_report``) shows the figures in this order under these captions.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CAPTIONS", "FIGURES", "STEMS", "caption"]
+
+# (stem, caption), in the order the report shows them.
+FIGURES: tuple[tuple[str, str], ...] = (
+    # defs/analysis/toxicity.py
+    ("toxicity_rates_by_product",
+     "CRS and ICANS rates with 95% Clopper-Pearson intervals and max-grade distributions by CAR T product "
+     "(Park 2023 Fig 2)."),
+    ("toxicity_rates_by_disease",
+     "CRS and ICANS rates with 95% Clopper-Pearson intervals and max-grade distributions by disease."),
+    # defs/analysis/response.py
+    ("best_response",
+     "Best response by day 100 by CAR T product and by disease, with ORR (Park 2023 Fig 3A / ED Fig 1A)."),
+    # defs/analysis/survival.py
+    ("km_os_overall", "Overall survival, Kaplan-Meier with 95% CI (Park 2023 Fig 3B)."),
+    ("km_pfs_overall", "Progression-free survival, Kaplan-Meier with 95% CI (Park 2023 Fig 3C)."),
+    ("km_os_by_disease", "Overall survival by disease, Kaplan-Meier with 95% CI and log-rank p."),
+    ("km_pfs_by_disease", "Progression-free survival by disease, Kaplan-Meier with 95% CI and log-rank p."),
+    # defs/analysis/cytokine_curves.py
+    ("serum_cytokines_all",
+     "Serum cytokines over time, all infused subjects: LOESS line with dashed 95% band (Park 2023 Fig 4A)."),
+    ("serum_cytokines_by_icans",
+     "Serum cytokines by adjudicated ICANS max grade 0-2 vs 3-4 (Park 2023 ED Fig 2)."),
+    # defs/analysis/csf_pre_post.py
+    ("csf_pre_post",
+     "CSF before vs after infusion, partially matched Wilcoxon p-values (Park 2023 Fig 4B/C)."),
+    # defs/analysis/intervention.py
+    ("anakinra_swimmer",
+     "Clinical course of the subjects with an anakinra course (Wehrli 2022 Fig 1): adjudicated daily CRS "
+     "grade, peak ICANS grade, steroid dexamethasone-equivalent mg/day (grey), X tocilizumab, star anakinra, "
+     "* deceased."),
+    ("anakinra_tmax_anc_plt",
+     "Highest temperature (24 h windows) and ANC, platelets (48 h windows) before the first vs after the "
+     "last anakinra dose, paired t-test (Wehrli 2022 Fig 2A/B)."),
+    ("anakinra_ctcae_pies",
+     "Worst CTCAE v5.0 grade of ANC and platelets on study days 21-28 after the last dose (Wehrli 2022 "
+     "Fig 2C); subjects without a value in that window are shown as such."),
+    ("anakinra_crp_ferritin_waterfall",
+     "Percent change of CRP and ferritin, 48 h before the first vs 48 h after the last dose; dark red "
+     "alive, light red deceased (Wehrli 2022 Fig 2D/E)."),
+    ("anakinra_cytokines",
+     "Serum cytokines, latest sample on study days 1-2 before the first dose vs earliest on days 2-8 "
+     "after the last, ratio paired t-test (Wehrli 2022 Fig 3)."),
+)
+CAPTIONS: dict[str, str] = dict(FIGURES)
+STEMS: tuple[str, ...] = tuple(CAPTIONS)
+
+
+def caption(stem: str) -> str:
+    """The caption of the figure saved as ``<stem>.png``; KeyError for a stem not catalogued."""
+    try:
+        return CAPTIONS[stem]
+    except KeyError:
+        raise KeyError(f"figure {stem!r} is not in dagster_project/figures/catalogue.py") from None

@@ -1,0 +1,62 @@
+"""Cytokine kinetic curves (Park 2023 Fig. 4A, Extended Data Fig. 2) render to PNG bytes from
+the analysis table, including groups too small to fit and empty inputs."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+
+from dagster_project.figures.cytokine_curves import cytokine_curves_png
+from dagster_project.lib.analysis.cytokine_curves import cytokine_curves
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _serum():
+    rng = np.random.default_rng(1)
+    rows = []
+    for k, subject in enumerate("ABCDEFGH"):
+        for day in (-5, 0, 1, 3, 5, 7, 10, 14, 21, 28):
+            for analyte, scale in (("IL6", 5.0), ("IFNG", 10.0)):
+                peak = 100.0 if k < 6 else 1000.0
+                value = scale + peak * np.exp(-((day - 7) / 4.0) ** 2) * rng.lognormal(0, 0.3)
+                rows.append((subject, "serum", analyte, "cytokine", day, value, "pg/mL", "lloq_half_uloq"))
+    return pd.DataFrame(rows, columns=["subject_id", "specimen", "analyte", "analyte_kind", "study_day",
+                                       "analysis_value", "unit", "substitution_rule"])
+
+
+def _endpoints():
+    return pd.DataFrame({"subject_id": list("ABCDEFGH"), "icans_max_grade": [0, 0, 1, 2, 0, 1, 3, 4]})
+
+
+def _decode(png: bytes) -> np.ndarray:
+    assert png.startswith(PNG_SIGNATURE)
+    return imread(io.BytesIO(png), format="png")
+
+
+@pytest.mark.parametrize("groups", [("all",), ("ICANS 0-2", "ICANS 3-4")], ids=["fig4a", "ed_fig2"])
+def test_cytokine_curves_png(groups):
+    res, ep = _serum(), _endpoints()
+    curves = cytokine_curves(res, ep)
+    png = cytokine_curves_png(res, curves, groups=groups, endpoints=ep)
+    image = _decode(png)
+    assert image.shape[0] > 200 and image.shape[1] > 400
+    assert image[..., :3].std() > 0.05  # something was drawn
+    assert png == cytokine_curves_png(res, curves, groups=groups, endpoints=ep)  # deterministic
+
+
+def test_cytokine_curves_png_with_too_small_group():
+    res = _serum()
+    ep = _endpoints().assign(icans_max_grade=[0, 0, 0, 0, 0, 0, 0, 3])
+    few = res[~((res["subject_id"] == "H") & (res["study_day"] > 1))]  # H: two sampled days
+    curves = cytokine_curves(few, ep)
+    assert (curves[curves["group"] == "ICANS 3-4"]["status"] == "too_small").all()
+    _decode(cytokine_curves_png(few, curves, groups=("ICANS 0-2", "ICANS 3-4"), endpoints=ep))
+
+
+def test_empty_inputs_still_render():
+    res = _serum().iloc[0:0]
+    curves = cytokine_curves(res, _endpoints())
+    _decode(cytokine_curves_png(res, curves))

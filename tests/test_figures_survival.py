@@ -1,0 +1,66 @@
+"""Kaplan-Meier figures (Park 2023 Fig 3B/C / ED Fig 1B/C) render to PNG bytes with the
+number-at-risk table and the footnote."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from dagster_project.figures.survival import km_figure, km_note, number_at_risk
+from dagster_project.lib.analysis.survival import build_km_tables
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+DPI = 40  # keep the tests light
+
+
+def _endpoints():
+    """8 subjects; os_days 47, 90, 120, 200, 300, 380, 400, 500."""
+    return pd.DataFrame({
+        "subject_id": [f"S{i}" for i in range(8)],
+        "disease": ["LBCL"] * 5 + ["MCL"] * 3,
+        "os_days": [400, 380, 300, 47, 120, 500, 200, 90],
+        "os_event": [False, False, True, True, True, False, True, False],
+        "pfs_days": [400, 380, 150, 47, 60, 500, 100, 90],
+        "pfs_event": [0, 0, 1, 1, 1, 0, 1, 0],
+    })
+
+
+def _png(data: bytes) -> Image.Image:
+    assert isinstance(data, bytes) and data.startswith(PNG_SIGNATURE)
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    assert image.format == "PNG" and image.width > 100 and image.height > 100
+    return image
+
+
+@pytest.mark.parametrize("endpoint,group_by", [("OS", "overall"), ("PFS", "disease")])
+def test_km_figure_renders(endpoint, group_by):
+    curves, _, tests = build_km_tables(_endpoints())
+    p = tests.set_index("endpoint").loc[endpoint, "p_value"]
+    image = _png(km_figure(curves, endpoint, group_by,
+                           p_value=p if group_by == "disease" else None, dpi=DPI))
+    assert image.info["Description"].startswith("Kaplan-Meier")
+    assert "95% confidence interval" in image.info["Description"]
+    assert ("Log-rank p" in image.info["Description"]) == (group_by == "disease")
+
+
+def test_km_figure_without_rows_still_renders():
+    curves, _, _ = build_km_tables(_endpoints().iloc[:0])
+    _png(km_figure(curves, "OS", dpi=DPI))
+
+
+def test_number_at_risk_from_curve():
+    curves, _, _ = build_km_tables(_endpoints())
+    overall = curves[(curves.endpoint == "OS") & (curves.group_by == "overall")]
+    # os_days 47, 90, 120, 200, 300, 380, 400, 500
+    months = np.array([0, 3, 6, 9, 12, 15, 18]) * 30.4375
+    assert number_at_risk(overall, months) == [8, 6, 5, 4, 3, 1, 0]
+
+
+def test_km_note_names_the_event():
+    assert "event: death" in km_note("OS")
+    assert "progression or death" in km_note("PFS", p_value=0.0004)
+    assert "Log-rank p < 0.001" in km_note("PFS", p_value=0.0004)
+    assert "Log-rank p = 0.20" in km_note("PFS", p_value=0.1967)
