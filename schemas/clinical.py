@@ -20,6 +20,7 @@ from schemas.vocabulary import RESPONSES  # best first; also the marts' best_res
 SUBJECT_ID_PATTERN = r"^[A-Za-z0-9_-]{2,40}$"
 
 SEXES = ("M", "F", "U")
+ICE_SCORE_RANGE = (0, 10)  # Immune effector Cell-associated Encephalopathy score, both ends included
 DISEASES = ("LBCL", "MCL", "FL", "other")
 CAR_T_PRODUCTS = ("axi-cel", "brexu-cel", "tisa-cel", "liso-cel")
 VASOPRESSORS = ("norepinephrine", "epinephrine", "phenylephrine", "dopamine", "vasopressin")
@@ -88,7 +89,7 @@ class Vitals(_Contract):
 class NeuroAssessments(_Contract):
     subject_id: Series[Text] = pa.Field(str_matches=SUBJECT_ID_PATTERN)
     assessed_at: Series[Text] = pa.Field(iso_datetime=(), not_in_future=())
-    ice_score: Series[pd.Int64Dtype] = pa.Field(ge=0, le=10, nullable=True)
+    ice_score: Series[pd.Int64Dtype] = pa.Field(ge=ICE_SCORE_RANGE[0], le=ICE_SCORE_RANGE[1], nullable=True)
     consciousness: Series[Text] = pa.Field(isin=list(CONSCIOUSNESS_LEVELS), nullable=True)
     seizure: Series[Text] = pa.Field(isin=list(SEIZURE_VALUES), nullable=True)
     motor_weakness: Series[Text] = pa.Field(isin=list(MOTOR_WEAKNESS_VALUES), nullable=True)

@@ -30,7 +30,7 @@ import yaml
 from great_expectations.expectations.row_conditions import Column, Condition
 
 from schemas.analytes import CYTOKINE_CODES
-from schemas.clinical import CAR_T_PRODUCTS, DISEASES, O2_DEVICES, SEXES
+from schemas.clinical import CAR_T_PRODUCTS, DISEASES, ICE_SCORE_RANGE, O2_DEVICES, SEXES
 from schemas.gx_tables import CHECKED_TABLES
 from schemas.vocabulary import (
     ANALYTE_KINDS,
@@ -57,7 +57,6 @@ DBT_PROJECT_FILE = Path(__file__).resolve().parents[1] / "dbt" / "dbt_project.ym
 UNIT_CONVERSIONS_SEED = Path(__file__).resolve().parents[1] / "dbt" / "seeds" / "unit_conversions.csv"
 SEED_CYTOKINE = "CYTOKINE"  # the seed's stand-in for every cytokine code
 
-ICE_SCORE = (0, 10)  # the neuro_assessments contract (schemas.clinical.NeuroAssessments.ice_score)
 
 
 @cache
@@ -241,7 +240,7 @@ def fct_toxicity_daily(cohort: Cohort) -> list[Expectation]:
         between("min_systolic_bp_mmhg", 30, 260),
         between("vasopressor_count", 0, None),
         one_of("o2_device_worst", O2_DEVICES),
-        between("ice_score_min", *ICE_SCORE),
+        between("ice_score_min", *ICE_SCORE_RANGE),
         between("tocilizumab_doses", 0, None),
         between("steroid_dex_equiv_mg", 0, None),
         between("anakinra_doses", 0, None),

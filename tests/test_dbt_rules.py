@@ -14,9 +14,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import yaml
+
 from schemas.clinical import O2_DEVICES, RESPONSES
 
-SEEDS = Path(__file__).resolve().parents[1] / "dbt" / "seeds"
+DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
+SEEDS = DBT_DIR / "seeds"
 
 
 def _seed(name: str) -> list[dict[str, str]]:
@@ -37,3 +40,64 @@ def test_response_rank_seed_equals_the_contract_order():
     assert [(r["response"], int(r["response_rank"])) for r in rows] == [
         (response, rank) for rank, response in enumerate(RESPONSES[:-1], start=1)
     ]
+
+
+# ---- the categories dbt's accepted_values tests repeat -----------------------------------------
+# A dbt data test has to spell its accepted values in yml; each list is one of the contract's
+# vocabularies (schemas/), and this test holds every such list to the vocabulary it repeats.
+
+def _accepted_values() -> list[tuple[str, str, list]]:
+    found = []
+    for path in sorted((DBT_DIR / "models").rglob("*.yml")):
+        for model in (yaml.safe_load(path.read_text()) or {}).get("models", []):
+            for column in model.get("columns", []):
+                for test in column.get("data_tests") or []:
+                    if isinstance(test, dict) and "accepted_values" in test:
+                        found.append((model["name"], column["name"], test["accepted_values"]["arguments"]["values"]))
+    return found
+
+
+def _vocabularies() -> dict[str, tuple]:
+    from schemas import clinical, serum, vocabulary
+    from schemas.contract import SOURCES
+
+    seed_units = {row["to_unit"] for row in csv.DictReader((DBT_DIR / "seeds" / "unit_conversions.csv").open())}
+    derived_grades = tuple(range(vocabulary.MIN_GRADE, vocabulary.MAX_GRADE))  # signs never grade death
+    return {
+        "source": tuple(SOURCES), "status": ("loaded", "duplicate", "rejected"),
+        "step": vocabulary.CONSORT_STEPS, "measure": vocabulary.MEASURES, "group_by": vocabulary.RATE_GROUP_BYS,
+        "toxicity": vocabulary.TOXICITIES, "grade_category": vocabulary.GRADE_CATEGORIES,
+        "specimen": vocabulary.SPECIMENS, "analyte_kind": vocabulary.ANALYTE_KINDS,
+        "censoring": vocabulary.CENSORING, "best_response_d100": vocabulary.RESPONSES,
+        "disease": clinical.DISEASES, "sex": clinical.SEXES, "car_t_product": clinical.CAR_T_PRODUCTS,
+        "o2_device_worst": clinical.O2_DEVICES, "test": tuple(serum.LAB_UNITS),
+        "unit": tuple(seed_units),
+        "adjudicated_grade": tuple(range(vocabulary.MIN_GRADE, vocabulary.MAX_GRADE + 1)),
+        "crs_grade": tuple(range(vocabulary.MIN_GRADE, vocabulary.MAX_GRADE + 1)),
+        "derived_grade": derived_grades,
+        # ASTCT: hypotension and hypoxia alone start at grade 2 (derivations.md)
+        "hypotension_grade": (0, *range(2, vocabulary.MAX_GRADE)),
+    }
+
+
+def test_dbt_accepted_values_are_the_contract_vocabularies():
+    vocab = _vocabularies()
+    aliases = {"icans_grade": "crs_grade", "crs_max_grade": "crs_grade", "icans_max_grade": "crs_grade",
+               "crs_grade_derived": "derived_grade", "icans_grade_derived": "derived_grade",
+               "crs_max_grade_derived": "derived_grade", "icans_max_grade_derived": "derived_grade",
+               "hypoxia_grade": "hypotension_grade"}
+    # int_*: ASTCT grades computed from signs (0..4); the adjudicated ones may be 5 (death).
+    derived_models = {"int_crs_grade_readings", "int_crs_grade_daily", "int_icans_grade_assessments",
+                      "int_icans_grade_daily"}
+    mismatches = []
+    for model, column, values in _accepted_values():
+        name = aliases.get(column, column)
+        if model in derived_models and name == "crs_grade":
+            name = "derived_grade"
+        if model.startswith("stg_") and column == "unit":
+            assert set(values) <= set(vocab["unit"]), (model, column)
+            continue
+        assert name in vocab, f"{model}.{column}: accepted_values with no vocabulary named here; add it"
+        if set(values) != set(vocab[name]):
+            mismatches.append((model, column, values, vocab[name]))
+    assert mismatches == []

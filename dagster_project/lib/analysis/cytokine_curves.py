@@ -35,13 +35,12 @@ import pandas as pd
 
 from stats.loess import STATUS_OK, STATUS_TOO_SMALL, loess_band
 from schemas.analytes import CYTOKINE_CODES
+from schemas.vocabulary import CURVE_GROUPS
 
 __all__ = ["COLUMNS", "GROUPS", "cytokine_curves", "curve_order", "icans_group"]
 
-GROUP_ALL = "all"
-GROUP_MILD = "ICANS 0-2"
-GROUP_SEVERE = "ICANS 3-4"
-GROUPS = (GROUP_ALL, GROUP_MILD, GROUP_SEVERE)
+GROUPS = CURVE_GROUPS  # all, ICANS 0-2, ICANS 3-4
+GROUP_ALL, GROUP_MILD, GROUP_SEVERE = GROUPS
 
 COLUMNS = [
     "specimen",

@@ -28,6 +28,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from schemas.vocabulary import KM_GROUP_BYS, OVERALL, OVERALL_VALUE
 from stats.kaplan_meier import CURVE_COLUMNS, days_to_months, kaplan_meier, logrank
 
 __all__ = [
@@ -40,8 +41,7 @@ __all__ = [
 
 # endpoint -> (time column, event column) of fct_subject_endpoints
 ENDPOINTS = {"OS": ("os_days", "os_event"), "PFS": ("pfs_days", "pfs_event")}
-GROUPINGS = ("overall", "disease")
-OVERALL_VALUE = "all"
+GROUPINGS = KM_GROUP_BYS
 
 KEY_COLUMNS = ["endpoint", "group_by", "group_value"]
 KM_CURVE_COLUMNS = KEY_COLUMNS + CURVE_COLUMNS + ["time_months"]
@@ -87,7 +87,7 @@ def _events(values: pd.Series) -> pd.Series:
 
 
 def _group_frames(frame: pd.DataFrame, group_by: str):
-    if group_by == "overall":
+    if group_by == OVERALL:
         return [(OVERALL_VALUE, frame)]
     return [
         (None if pd.isna(value) else str(value), part)

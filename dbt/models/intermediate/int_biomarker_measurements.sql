@@ -20,10 +20,13 @@
 
 with
 
-serum_cytokines as (
+{#- The two cytokine sources share one contract (cytokine_results): the same columns. -#}
+{%- for source_name, specimen, model in [('serum_cytokines', 'serum', 'stg_serum__cytokines'),
+                                          ('csf_cytokines', 'csf', 'stg_csf__cytokines')] %}
+{{ source_name }} as (
     select
-        'serum_cytokines' as source,
-        'serum' as specimen,
+        '{{ source_name }}' as source,
+        '{{ specimen }}' as specimen,
         analyte,
         sample_id,
         subject_id,
@@ -38,30 +41,9 @@ serum_cytokines as (
         result_as_delivered,
         unit_as_delivered,
         delivery_sha256
-    from {{ ref('stg_serum__cytokines') }}
+    from {{ ref(model) }}
 ),
-
-csf_cytokines as (
-    select
-        'csf_cytokines' as source,
-        'csf' as specimen,
-        analyte,
-        sample_id,
-        subject_id,
-        collected_at,
-        local_date,
-        study_day,
-        value,
-        unit,
-        censoring,
-        lloq,
-        uloq,
-        result_as_delivered,
-        unit_as_delivered,
-        delivery_sha256
-    from {{ ref('stg_csf__cytokines') }}
-),
-
+{% endfor %}
 serum_labs as (
     select
         'serum_labs' as source,
