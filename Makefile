@@ -22,6 +22,11 @@ test: setup
 dev: setup
 	$(UV) run warehouse dev
 
+# The benchmark (docs/performance.md), outside the product: `make bench BENCH_ARGS="--subjects 1000"`.
+BENCH_ARGS ?= --subjects 1000,3000,10000 --incremental
+bench: setup
+	$(UV) run python -m benchmarks.warehouse_bench $(BENCH_ARGS)
+
 clean:
 	$(UV) run warehouse clean --landing
 	rm -rf dbt/target dbt/logs

@@ -38,9 +38,9 @@ def warehouse_lock_error(db_path: Path) -> str | None:
     return reason
 
 
-def run_pipeline(selection: str | None = None, skip_checks: list[str] | None = None) -> int:
-    """Materialize every asset (or a selection); 0 when all steps and blocking checks passed.
-    `skip_checks` leaves the asset checks of those names out of the run (the benchmark uses it)."""
+def run_pipeline(selection: str | None = None) -> int:
+    """Materialize every asset (or a selection, with the checks of the selected assets); 0 when all
+    steps and blocking checks passed."""
     settings = Settings.from_env()
     # dbt and Dagster's instance read these variables: absolute paths, and the instance config.
     settings.export_environment()
@@ -58,11 +58,9 @@ def run_pipeline(selection: str | None = None, skip_checks: list[str] | None = N
 
     definitions = defs()
     job = definitions.resolve_implicit_global_asset_job_def()
-    if selection or skip_checks:
-        graph = definitions.resolve_asset_graph()
-        keys = set(dg.AssetSelection.from_string(selection).resolve(graph)) if selection else set(graph.get_all_asset_keys())
-        checks = {c for c in graph.asset_check_keys if c.asset_key in keys and c.name not in (skip_checks or [])}
-        job = job.get_subset(asset_selection=keys, asset_check_selection=checks if skip_checks else None)
+    if selection:
+        keys = set(dg.AssetSelection.from_string(selection).resolve(definitions.resolve_asset_graph()))
+        job = job.get_subset(asset_selection=keys)
     run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)

@@ -115,7 +115,7 @@ def generate(out_dir: Path, seed: int, subjects: int | None = None) -> dict:
 def add_delivery(out_dir: Path, seed: int, start: int, subjects: int) -> dict[str, int]:
     """One more delivery per source with `subjects` new subjects numbered after `start` (the
     cohort's size), as the next chunk would be: new file names, a later delivery date. Used by
-    `warehouse bench --incremental` (a follow-up delivery after a full run). Rows per source."""
+    `benchmarks.warehouse_bench --incremental` (a follow-up delivery after a full run). Rows per source."""
     if subjects < 1:
         raise ValueError("subjects must be >= 1")
     k = -(-start // CHUNK)  # the chunk index after the cohort's last chunk

@@ -1,8 +1,9 @@
-"""`warehouse bench` on a tiny scale cohort: every figure is printed (no speed is asserted here;
-speed is measured by the bench itself, never by a test)."""
+"""The benchmark (benchmarks/warehouse_bench.py, `make bench`) on a tiny scale cohort: every figure
+is printed (no speed is asserted here; speed is measured by the bench itself, never by a test)."""
 
 from __future__ import annotations
 
+import inspect
 import io
 import re
 from contextlib import redirect_stdout
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from dagster_project import bench
+from benchmarks import warehouse_bench
+from benchmarks.figures import STAGES, Floor, RunFigures, SizeFigures
+from benchmarks.report import format_table
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +21,7 @@ def bench_output(tmp_path_factory) -> str:
     work = tmp_path_factory.mktemp("bench")
     buffer = io.StringIO()
     with redirect_stdout(buffer):
-        code = bench.main(["--subjects", "30", "--dir", str(work), "--incremental"])
+        code = warehouse_bench.main(["--subjects", "30", "--dir", str(work), "--incremental"])
     out = buffer.getvalue()
     assert code == 0, out[-4000:]
     return out
@@ -38,6 +41,7 @@ def _line(out: str, label: str) -> str:
 def test_every_figure_is_printed(bench_output):
     out = bench_output
     assert "warehouse bench:" in out and "CPUs" in out  # the machine
+    assert "assets: everything; checks: all" in out  # the Great Expectations checks are timed too
     assert re.search(r"delivered: [\d,]+ rows in \d+ files, [\d,]+ bytes", out)
     for label in ("ingest (read + store)", "read (CSV -> frame)", "store (DuckDB insert)", "validation (pandera",
                   "dbt build", "analysis", "publish (serving copy)", "other steps", "orchestration",
@@ -81,18 +85,18 @@ def test_incremental_delivery_is_timed(bench_output):
 def test_side_by_side_table():
     """Several sizes print one table with a column per size and the marginal cost per row."""
 
-    def figures(n: int, rows: int, wall: float) -> bench.SizeFigures:
-        run = bench.RunFigures(
+    def figures(n: int, rows: int, wall: float) -> SizeFigures:
+        run = RunFigures(
             exit_code=0, wall=wall, cpu=wall * 1.5, peak_rss=2**30, max_single_rss=2**29, peak_step="raw__vitals",
             run_wall=wall - 1,
-            stages={s: wall / len(bench.STAGES) for s in bench.STAGES},
+            stages={s: wall / len(STAGES) for s in STAGES},
             ingest_phases={"read": 1.0, "validate": 2.0, "store": 1.0}, other_steps={}, steps={}, failed_steps=[],
             event_log_events=900, event_log_seconds=9.0, run_id=None, log=Path("run.log"),
         )
-        floor = bench.Floor(read_seconds=1.0, sql_seconds=wall / 10, cpu=2.0, models=["m"], python_models=[])
-        return bench.SizeFigures(n, rows, 11, rows * 80, run, floor)
+        floor = Floor(read_seconds=1.0, sql_seconds=wall / 10, cpu=2.0, models=["m"], python_models=[])
+        return SizeFigures(n, rows, 11, rows * 80, run, floor)
 
-    table = "\n".join(bench.format_table([figures(1000, 650_000, 60.0), figures(3000, 1_950_000, 120.0)]))
+    table = "\n".join(format_table([figures(1000, 650_000, 60.0), figures(3000, 1_950_000, 120.0)]))
     assert re.search(r"subjects\s+1,000\s+3,000", table)
     for label in ("delivered rows", "ingest s", "validation s", "dbt s", "analysis s", "publish s", "total s (wall)",
                   "CPU s", "rows per second", "peak RSS GiB", "DuckDB floor s", "total / floor (wall)",
@@ -100,3 +104,17 @@ def test_side_by_side_table():
         assert label in table, label
     marginal = _line(table, "marginal µs per added row (wall)")
     assert marginal.split()[-1] == f"{60.0 / 1_300_000 * 1e6:.1f}"
+
+
+def test_the_product_carries_no_hook_for_the_benchmark():
+    """benchmarks/ uses the product; no product module imports it or takes a parameter for it."""
+    import dagster_project
+    from dagster_project.run import run_pipeline
+
+    assert "skip_checks" not in inspect.signature(run_pipeline).parameters
+    product = Path(dagster_project.__file__).resolve().parent
+    sources = sorted(product.rglob("*.py"))
+    assert sources, product
+    importers = [str(p.relative_to(product)) for p in sources
+                 if re.search(r"^\s*(from|import)\s+benchmarks\b", p.read_text(), re.M)]
+    assert importers == []

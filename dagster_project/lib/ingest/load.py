@@ -33,8 +33,8 @@ class DeliveryOutcome:
     rows_accepted: int
     rows_quarantined: int
     message: str | None
-    # Wall seconds of the delivery's phases (the asset sums them as metadata; `warehouse bench`
-    # reads them): read = file -> frame, validate = pandera + duplicates + unknown subjects,
+    # Wall seconds of the delivery's phases (the asset sums them as metadata, which benchmarks/
+    # reads): read = file -> frame, validate = pandera + duplicates + unknown subjects,
     # store = the DuckDB transaction.
     seconds_read: float = 0.0
     seconds_validate: float = 0.0
