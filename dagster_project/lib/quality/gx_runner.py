@@ -7,7 +7,8 @@ table's latest validations, whichever process ran them) and whose Data Docs site
 opened read-only) with one query asset per suite and a whole-table batch definition; a
 `ValidationDefinition` and a `Checkpoint` with `UpdateDataDocsAction`. No great_expectations.yml
 is written, nothing goes to the repository tree, and nothing to the network (analytics off in
-the environment and in the context's config).
+the environment and in the context's config; the Data Docs pages are rewritten to load nothing
+remote, see `_make_offline`).
 
 Why SQL and not a pandas frame: GX's pandas engine holds the table and a copy per row condition
 in memory (fct_biomarker_results at 10,000 subjects: 90 s and 8-10 GiB); its SQL engine sends
@@ -20,8 +21,11 @@ The folders are the settings' (Settings.gx_dir, Settings.data_docs_dir: <data di
 
 from __future__ import annotations
 
+import ast
 import fcntl
+import html
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -169,6 +173,7 @@ def _run(suite_name, expectations, source_db: Path, relation: str, folders: GxFo
                 )
                 _prune_validations(folders, suite_name)
                 result = checkpoint.run(run_id=run_id)
+                _make_offline(folders.docs)  # GX's pages load CDNs and a tracking logo URL
                 (identifier, validation_result), *_ = result.run_results.items()
                 index, page = folders.index, _validation_page(context, identifier)
         finally:
@@ -292,6 +297,99 @@ def _prune_validations(folders: GxFolders, suite_name: str) -> None:
             if parent == folders.root / "validations" or any(parent.iterdir()):
                 break
             parent.rmdir()
+
+
+# Data Docs offline: the stylesheet inlined into every page, the mark of a rewritten page, and
+# GX's index tables as its template writes them (bootstrap_table.j2: Python reprs, one a line).
+OFFLINE_CSS = Path(__file__).with_name("data_docs_offline.css")
+_OFFLINE_MARK = '<style id="warehouse-offline">'
+_BOOTSTRAP_TABLE = re.compile(
+    r"\$\('#(?P<id>[^']+)'\)\.bootstrapTable\(\s*Object\.assign\(\s*\{\s*"
+    r"columns: (?P<columns>.*),\n\s*data: (?P<data>.*),\n\s*toolbar: '[^']*'\s*\},\s*"
+    r"(?P<options>\{.*\})\s*\)\s*\);"
+)
+_REMOTE_IMG = re.compile(r"""<img\b[^>]*?\ssrc="https?://[^"]*?/(?P<name>[^/"?]+)(?:\?[^"]*)?"[^>]*>""")
+
+
+def _make_offline(docs: Path) -> None:
+    """Rewrite the Data Docs pages GX wrote so that they read offline and request nothing remote.
+
+    Why: GX 1.24's page templates load Bootstrap, jQuery, bootstrap-table, Font Awesome and Vega
+    from CDNs, and the logo from GX's S3 bucket with the data context id in the URL (a request
+    that identifies the installation, against our "no telemetry"); no site setting turns either
+    off, and templates of our own cannot replace GX's (its package loader comes first). Offline
+    the pages were unstyled and the index empty, its tables being drawn by bootstrap-table.
+
+    So after each docs update every page not yet rewritten (GX writes the index, the suite's page
+    and the new validation page) gets: the index tables written out as HTML from the rows GX puts
+    in their scripts, then no script at all (none does anything without jQuery), no remote
+    stylesheet, GX's own copy of the logo from static/images (and every static/ path relative to
+    the page: GX's favicon link on a validation page is a folder short), no newsletter footer, the
+    tabs as titled sections one below the other, remote CSS `url()`s dropped, and
+    data_docs_offline.css (the part of Bootstrap the pages use) inlined.
+    tests/test_data_docs_offline.py opens the result in Chromium with the network blocked.
+    """
+    css = OFFLINE_CSS.read_text(encoding="utf-8")
+    remote_url = re.compile(r"""url\((['"]?)https?://[^)]*\)""")
+    for sheet in (docs / "static").rglob("*.css"):
+        text = sheet.read_text(encoding="utf-8")
+        if remote_url.search(text):
+            sheet.write_text(remote_url.sub("none", text), encoding="utf-8")
+    images = docs / "static" / "images"
+    for page in docs.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        if _OFFLINE_MARK in text:
+            continue
+        for m in _BOOTSTRAP_TABLE.finditer(text):
+            table = _static_table(m["id"], *(ast.literal_eval(m[g]) for g in ("columns", "data", "options")))
+            empty = re.compile(rf'<table\s+id="{re.escape(m["id"])}"[^>]*>\s*</table>')
+            text = empty.sub(lambda _: table, text, count=1)
+        text = re.sub(r"<script\b[^>]*>.*?</script>", "", text, flags=re.S)
+        text = re.sub(r"""<link\b[^>]*\shref=["']https?://[^>]*>""", "", text)
+        text = re.sub(r"<footer\b.*?</footer>", "", text, flags=re.S)
+        text = re.sub(r"<button\b[^>]*clearTableFilters.*?</button>", "", text, flags=re.S)
+        text = re.sub(r'\s+onclick="[^"]*"', "", text)
+
+        text = _REMOTE_IMG.sub(
+            lambda m: re.sub(r'\ssrc="[^"]*"', f' src="static/images/{m["name"]}"', m[0], count=1)
+            if (images / m["name"]).exists() else "", text)
+        text = re.sub(r'(\s(?:src|href)=")(?:\.{1,2}/)*static/([^"]+)"',
+                      lambda m: f'{m[1]}{Path(os.path.relpath(docs / "static" / m[2], page.parent)).as_posix()}"', text)
+        text = re.sub(r'\s(?:src|srcset)="https?://[^"]*"', "", text)  # anything else remote: not loaded
+        text = remote_url.sub("none", text)
+        text = re.sub(r'(<div\s+class="tab-pane[^"]*"\s+id="([^"]+)"[^>]*>)',
+                      lambda m: f'{m[1]}<h5 class="tab-title">{html.escape(m[2].replace("-", " "))}</h5>', text)
+        text = text.replace("</head>", f"{_OFFLINE_MARK}\n{css}</style>\n</head>", 1)
+        page.write_text(text, encoding="utf-8")
+
+
+def _static_table(table_id: str, columns: list[dict], rows: list[dict], options: dict) -> str:
+    """A bootstrap-table of the Data Docs index as plain HTML: its columns, its rows in its sort
+    order, each cell a link to the row's page (GX makes the row clickable) unless it has one."""
+    def key(row: dict):
+        value = row.get(sort_field)
+        if isinstance(value, (int, float)):
+            return (0, float(value), "")
+        return (1, 0.0, "" if value is None else str(value))
+
+    sort = options.get("sortName")
+    sort_field = next((c.get("sortName", c["field"]) for c in columns if c["field"] == sort), sort)
+    if sort:
+        rows = sorted(rows, key=key, reverse=options.get("sortOrder") == "desc")
+    head = "".join(f"<th>{html.escape(str(c.get('title', c['field'])))}</th>" for c in columns)
+    body = []
+    for row in rows:
+        cells = []
+        for c in columns:
+            value = row.get(c["field"], "")
+            cell = value if isinstance(value, str) else html.escape(str(value))
+            link = row.get("_table_row_link_path")
+            if link and "<a " not in cell:
+                cell = f'<a class="row-link" href="{html.escape(link)}">{cell}</a>'
+            cells.append(f"<td>{cell}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return (f'<table id="{html.escape(table_id)}" class="table table-sm table-static">'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
 def _validation_page(context, identifier) -> Path | None:
