@@ -50,6 +50,17 @@ def test_sensor_requests_a_run_once_per_new_bytes(small_warehouse):
     new, cursor = _tick(cursor)
     assert isinstance(new, dg.RunRequest)
     assert new.run_key != first.run_key
+    assert new.tags == {"new_deliveries": "1", "new_files": "vitals/2030-01-01_new.csv"}
+
+
+def test_sensor_ignores_bytes_the_warehouse_already_recorded(small_warehouse):
+    """A fresh sensor (no cursor, e.g. a new Dagster instance) after a run: nothing is new."""
+    from dagster_project.run import run_pipeline
+
+    with redirect_stdout(io.StringIO()):
+        assert run_pipeline() == 0
+    tick, _ = _tick(None)
+    assert isinstance(tick, dg.SkipReason)
 
 
 def test_new_delivery_run_loads_only_it_and_refreshes_marts(small_warehouse):

@@ -1,10 +1,12 @@
 """Loads: the refresh job, a sensor on the landing folder and a daily schedule.
 
-- `warehouse_refresh` materializes every asset and runs every check; each step retries on
-  failure (a DuckDB file locked by another process is the usual cause), with a pause.
-- `landing_folder_sensor` starts a refresh when a delivery file appears that the sensor has not
-  seen with these bytes before, by the same scan as ingest (run key = the new files' sha256s, so the same bytes never start a
-  second run); ingest then loads only the new deliveries.
+- `warehouse_refresh` materializes every asset and runs every check, one step after another in
+  one process (as `warehouse run` does: DuckDB has one writer, so steps in parallel processes
+  would only wait for each other's lock); each step retries on failure, with a pause.
+- `landing_folder_sensor` starts a refresh when a delivery file appears whose bytes the
+  warehouse has not recorded (not in the serving copy's audit.deliveries, not seen by the sensor
+  before), found by the same scan as ingest; run key = the new files' sha256s, so the same bytes
+  never start a second run; the run's tags say how many files and which.
 - `daily_refresh` runs the same job every night as a safety net.
 """
 
@@ -14,6 +16,7 @@ import json
 import dagster as dg
 
 from dagster_project.lib.ingest.landing import new_deliveries
+from dagster_project.lib.serving.publish import published_deliveries
 from dagster_project.settings import Settings
 from schemas.contract import SOURCES
 
@@ -24,6 +27,7 @@ warehouse_refresh = dg.define_asset_job(
     "warehouse_refresh",
     selection=dg.AssetSelection.all(),
     op_retry_policy=STEP_RETRY,
+    executor_def=dg.in_process_executor,
     description="Materialize every asset once: ingest new deliveries, dbt build, statistics, publish.",
 )
 
@@ -36,12 +40,14 @@ warehouse_refresh = dg.define_asset_job(
 )
 def landing_folder_sensor(context: dg.SensorEvaluationContext, settings: Settings):
     known = json.loads(context.cursor) if context.cursor else {}
-    state, new = new_deliveries(settings.landing, SOURCES, known)
+    state, new = new_deliveries(settings.landing, SOURCES, known, loaded=published_deliveries(settings.serving_file))
     context.update_cursor(json.dumps(state))
     if not new:
         return dg.SkipReason("no new delivery")
     run_key = "deliveries-" + hashlib.sha256("".join(new).encode()).hexdigest()[:16]
-    return dg.RunRequest(run_key=run_key, tags={"new_deliveries": str(len(new))})
+    files = ", ".join(new.values())
+    return dg.RunRequest(run_key=run_key, tags={"new_deliveries": str(len(new)),
+                                                "new_files": files if len(files) <= 200 else files[:197] + "..."})
 
 
 daily_refresh = dg.ScheduleDefinition(

@@ -65,13 +65,15 @@ def list_deliveries(landing_dir: Path, source: str) -> list[Delivery]:
     return sorted(found, key=lambda d: (d.received_at, d.file_name))
 
 
-def new_deliveries(landing_dir: Path, sources: Iterable[str], known: dict[str, list]) -> tuple[dict[str, list], list[str]]:
-    """What arrived since `known` (the landing sensor's cursor): (state, new sha256s), where state
-    maps file name -> [size, mtime, sha256]. A file whose size and modification time are unchanged
-    is not hashed again, so a look costs one directory listing when nothing arrived."""
+def new_deliveries(landing_dir: Path, sources: Iterable[str], known: dict[str, list],
+                   loaded: Iterable[str] = ()) -> tuple[dict[str, list], dict[str, str]]:
+    """What arrived since `known` (the landing sensor's cursor) and is not among `loaded` (the
+    sha256s the warehouse already recorded): (state, {new sha256: file name}), where state maps
+    file name -> [size, mtime, sha256]. A file whose size and modification time are unchanged is
+    not hashed again, so a look costs one directory listing when nothing arrived."""
     state: dict[str, list] = {}
-    new: list[str] = []
-    seen = {v[2] for v in known.values()}
+    new: dict[str, str] = {}
+    seen = {v[2] for v in known.values()} | set(loaded)
     for source in sources:
         for path in delivery_paths(landing_dir, source):
             name = path.relative_to(landing_dir).as_posix()
@@ -83,8 +85,8 @@ def new_deliveries(landing_dir: Path, sources: Iterable[str], known: dict[str, l
             digest, _ = delivery_identity(path)
             state[name] = [stat.st_size, stat.st_mtime, digest]
             if digest not in seen:
-                new.append(digest)
-    return state, sorted(set(new))
+                new.setdefault(digest, name)
+    return state, dict(sorted(new.items()))
 
 
 def unknown_folders(landing_dir: Path, known: set[str]) -> list[str]:

@@ -54,3 +54,16 @@ def publish(warehouse_path: Path, serving_path: Path, run_id: str,
     finally:
         tmp.unlink(missing_ok=True)
     return counts
+
+
+def published_deliveries(serving_path: Path) -> set[str]:
+    """The sha256 of every delivery the published copy records (audit.deliveries); empty before
+    the first publish. Read-only: the serving file is never locked by a writer."""
+    if not serving_path.exists():
+        return set()
+    with duckdb.connect(str(serving_path), read_only=True) as con:
+        present = con.execute("select count(*) from duckdb_tables() where schema_name = 'audit' "
+                              "and table_name = 'deliveries'").fetchone()[0]
+        if not present:
+            return set()
+        return {sha for (sha,) in con.execute("select distinct delivery_sha256 from audit.deliveries").fetchall()}
