@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -44,6 +45,10 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
     settings.prepare_dagster_home()
     command = [sys.executable, "-m", "dagster", "dev", "--host", "127.0.0.1", "--port", str(args.port)]
     os.chdir(PROJECT_ROOT)
+    # A shell starts a background job (`make dev &`) with SIGINT ignored, and an ignored signal
+    # stays ignored across exec: dagster dev would then not stop on Ctrl-C or `kill -INT`.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
     os.execv(sys.executable, command)
     return 0  # not reached
 

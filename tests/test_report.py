@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from html.parser import HTMLParser
 
 import duckdb
 import matplotlib
@@ -18,7 +19,38 @@ from dagster_project.lib.report.html_report import build_report, data_version  #
 from dagster_project.settings import Settings  # noqa: E402
 
 SHAS = ["1" * 64, "2" * 64, "3" * 64]
-SECRET = "REJECTED-VALUE-7f3a"  # a value in audit.quarantine: never printed
+SECRET = "REJECTED-VALUE-7f3a"  # a value in audit.quarantine: printed beside its file, row and rule
+LONG = "L" * 70 + "-TAIL"  # a quarantined value longer than 60 characters: cut
+
+
+class _Cells(HTMLParser):
+    """The text of every table row's cells (th or td) in an HTML page."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _table_rows(text: str) -> list[list[str]]:
+    parser = _Cells()
+    parser.feed(text)
+    return parser.rows
 
 
 def _png() -> bytes:
@@ -69,11 +101,14 @@ def make_serving(path, *, intervention: bool = False) -> None:
             "file_name": ["subjects/a.csv", "vitals/b.csv", "vitals/c.csv", "vitals/c_copy.csv"],
             "status": ["loaded", "loaded", "loaded", "duplicate"],
             "rows_delivered": [34, 100, 50, 50], "rows_accepted": [33, 100, 50, 0],
-            "rows_quarantined": [1, 0, 0, 0], "rows_superseded": [0, 2, 0, 0], "message": [None] * 4,
+            "rows_quarantined": [1, 1, 0, 0], "rows_superseded": [0, 2, 0, 0], "message": [None] * 4,
+            "received_at": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]),
         }),
         "audit.quarantine": pd.DataFrame({
-            "source": ["subjects"], "delivery_sha256": [SHAS[0]], "file_name": ["subjects/a.csv"],
-            "row_number": [2], "column_name": ["sex"], "rule": ["isin(['M', 'F', 'U'])"], "value": [SECRET],
+            "source": ["subjects", "vitals"], "delivery_sha256": [SHAS[0], SHAS[1]],
+            "file_name": ["subjects/a.csv", "vitals/b.csv"], "row_number": [2, 7],
+            "column_name": ["sex", "temperature_c"], "rule": ["isin(['M', 'F', 'U'])", "in_range(30, 45)"],
+            "value": [SECRET, LONG], "quarantined_at": pd.to_datetime(["2024-01-01", "2024-01-02"]),
         }),
         "audit.publication": pd.DataFrame({"run_id": ["publish-run-1"], "published_at": [pd.Timestamp("2024-01-01 12:00")],
                                            "tables": [7]}),
@@ -123,11 +158,34 @@ def test_report_renders_from_the_serving_file(data_dir):
     # figures embedded, both the known and a new one
     assert len(re.findall(r"src='data:image/png;base64,", text)) == 2 == len(report.figures)
     assert report.figures[0] == "km_os_overall"
-    # audit counts, never the rejected values
-    assert "isin(" in text and SECRET not in text
+    # every delivery file, one row each (not summed by source), with its status and rows
+    rows = _table_rows(text)
+    assert ["subjects/a.csv", "subjects", "2024-01-01 00:00:00", "loaded", "34", "33", "1", "0", ""] in rows
+    assert ["vitals/c_copy.csv", "vitals", "2024-01-04 00:00:00", "duplicate", "50", "0", "0", "0", ""] in rows
+    assert any(r[:1] == ["total: 4 files"] and r[-5:-1] == ["234", "183", "2", "2"] for r in rows), rows
+    # the quarantined rows with file, row, column, rule and the value as delivered (cut at 60)
+    assert ["subjects/a.csv", "2", "sex", "isin(['M', 'F', 'U'])", SECRET] in rows
+    assert ["vitals/b.csv", "7", "temperature_c", "in_range(30, 45)", "L" * 59 + "…"] in rows
+    assert "-TAIL" not in text and "Quarantined rows, all 2, latest first" in text
     assert report.n_deliveries == 3
     # self-contained: no resource fetched from anywhere
     assert not re.search(r"(src|href)=['\"]https?:", text)
+
+
+def test_report_caps_the_quarantined_rows_and_says_the_total(tmp_path, monkeypatch):
+    from dagster_project.lib.report import html_report
+
+    serving = tmp_path / "serving.duckdb"
+    make_serving(serving)
+    monkeypatch.setattr(html_report, "LATEST_QUARANTINED", 1)
+    text = build_report(serving, tmp_path / "no_figures", tmp_path / "r.html", run_id="r").path.read_text()
+    assert "Quarantined rows, the latest 1 of 2, latest first" in text
+    rows = _table_rows(text)
+    assert ["vitals/b.csv", "7", "temperature_c", "in_range(30, 45)", "L" * 59 + "…"] in rows  # quarantined last
+    assert SECRET not in text
+    # every delivery file is still listed
+    assert all(any(r[:1] == [name] for r in rows) for name in
+               ("subjects/a.csv", "vitals/b.csv", "vitals/c.csv", "vitals/c_copy.csv"))
 
 
 def test_report_shows_intervention_tests_when_published(data_dir):

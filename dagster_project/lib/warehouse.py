@@ -54,3 +54,20 @@ def replace_tables(db_path: str | Path, schema: str, tables: dict[str, pd.DataFr
             con.execute("rollback")
             raise
     return {name: len(frame) for name, frame in tables.items()}
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, relations: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+    """(column, DuckDB type in lower case) of each `schema.table` of `relations` that exists, in
+    the table's column order; tables and views alike (information_schema.columns)."""
+    rows = con.execute(
+        """select table_schema || '.' || table_name, column_name, lower(data_type)
+           from information_schema.columns
+           where table_catalog = current_database()
+             and table_schema || '.' || table_name in (select unnest(?::varchar[]))
+           order by table_schema, table_name, ordinal_position""",
+        [list(relations)],
+    ).fetchall()
+    columns: dict[str, list[tuple[str, str]]] = {}
+    for relation, column, data_type in rows:
+        columns.setdefault(relation, []).append((column, data_type))
+    return columns

@@ -3,16 +3,18 @@
 import dagster as dg
 
 from dagster_project.defs.analysis.figure_metadata import figure_metadata
+from dagster_project.defs.table_metadata import table_metadata
 from dagster_project.figures.csf_pre_post import csf_pre_post_png
 from dagster_project.lib.analysis.csf_pre_post import select_pre_post, summarize
 from dagster_project.lib.warehouse import read_table, replace_tables
 from dagster_project.settings import Settings
 
 RESULTS = dg.AssetKey(["marts", "fct_biomarker_results"])
+TABLE = dg.AssetKey(["analysis", "csf_pre_post"])
 
 
 @dg.asset(
-    key=["analysis", "csf_pre_post"],
+    key=TABLE,
     deps=[RESULTS],
     group_name="analysis",
     kinds={"python", "duckdb"},
@@ -30,7 +32,7 @@ def csf_pre_post_asset(settings: Settings) -> dg.MaterializeResult:
     png = csf_pre_post_png(selection, summary)
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(summary),
+            **table_metadata(settings.db_path, [TABLE])[TABLE],
             **figure_metadata(png, settings.figures_dir, "csf_pre_post"),
         }
     )

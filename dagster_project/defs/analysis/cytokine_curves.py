@@ -7,12 +7,14 @@ import pandas as pd
 
 from dagster_project.lib.analysis.cytokine_curves import curve_order, cytokine_curves
 from dagster_project.defs.analysis.figure_metadata import figure_metadata
+from dagster_project.defs.table_metadata import table_metadata
 from dagster_project.figures.cytokine_curves import cytokine_curves_png
 from dagster_project.lib.warehouse import read_table, replace_tables
 from dagster_project.settings import Settings
 
 RESULTS = dg.AssetKey(["marts", "fct_biomarker_results"])
 ENDPOINTS = dg.AssetKey(["marts", "fct_subject_endpoints"])
+TABLE = dg.AssetKey(["analysis", "cytokine_curves"])
 # The panels of Park 2023 Figure 4A.
 HEADLINE_CYTOKINES = ["IL6", "IFNG", "IL10", "IL2", "MCP1", "IL1RA", "TNFA", "IL8"]
 
@@ -46,7 +48,7 @@ def _points_note(points: pd.DataFrame) -> str:
 
 
 @dg.asset(
-    key=["analysis", "cytokine_curves"],
+    key=TABLE,
     deps=[RESULTS, ENDPOINTS],
     group_name="analysis",
     kinds={"python", "duckdb"},
@@ -94,5 +96,9 @@ def cytokine_curves_asset(settings: Settings) -> dg.MaterializeResult:
     curve_keys = ["specimen", "analyte", "group"]
     status = curves.drop_duplicates(curve_keys).groupby("status").size().to_dict() if "status" in curves else {}
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": len(curves), **{f"groups_{k}": int(v) for k, v in status.items()}, **figures}
+        metadata={
+            **table_metadata(settings.db_path, [TABLE])[TABLE],
+            **{f"groups_{k}": int(v) for k, v in status.items()},
+            **figures,
+        }
     )

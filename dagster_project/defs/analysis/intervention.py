@@ -24,6 +24,7 @@ from dagster_project.lib.analysis.intervention import (
     intervention_windows,
 )
 from dagster_project.defs.analysis.figure_metadata import figure_metadata
+from dagster_project.defs.table_metadata import table_metadata
 from dagster_project.figures.intervention import (
     cytokine_pairs_png,
     lab_grade_pies_png,
@@ -107,25 +108,22 @@ def intervention_tables(settings: Settings):
     if courses.empty:
         common["note"] = NO_COURSE
     status = windows.groupby(["measure", "status"], sort=False).size().unstack(fill_value=0).reset_index()
+    # rows, column types, and the tests' headline (formatted as in the report)
+    written = table_metadata(settings.db_path, [WINDOWS, TESTS, LAB_GRADES])
     yield dg.MaterializeResult(
         asset_key=WINDOWS,
         metadata={
-            "dagster/row_count": len(windows),
+            **written[WINDOWS],
             **common,
             "courses": _md(courses),
             "status_by_measure": _md(status),
         },
     )
-    shown = ["measure", "test", "n_pairs", "n_missing", "mean_before", "mean_after", "statistic", "p_value",
-             "gm_ratio", "gm_ratio_ci_low", "gm_ratio_ci_high", "median_pct_change"]
-    yield dg.MaterializeResult(
-        asset_key=TESTS,
-        metadata={"dagster/row_count": len(tests), **common, "table": _md(tests[shown])},
-    )
+    yield dg.MaterializeResult(asset_key=TESTS, metadata={**written[TESTS], **common})
     yield dg.MaterializeResult(
         asset_key=LAB_GRADES,
         metadata={
-            "dagster/row_count": len(grades),
+            **written[LAB_GRADES],
             **common,
             "lln_anc": llns["ANC"],
             "lln_plt": llns["PLT"],

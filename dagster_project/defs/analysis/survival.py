@@ -5,11 +5,13 @@ import dagster as dg
 
 from dagster_project.lib.analysis.survival import build_km_tables
 from dagster_project.defs.analysis.figure_metadata import figure_metadata
+from dagster_project.defs.table_metadata import table_metadata
 from dagster_project.figures.survival import km_figure
 from dagster_project.lib.warehouse import read_table, replace_tables
 from dagster_project.settings import Settings
 
 ENDPOINTS = dg.AssetKey(["marts", "fct_subject_endpoints"])
+CURVES, SUMMARY, LOGRANK = (dg.AssetKey(["analysis", name]) for name in ("km_curves", "km_summary", "km_logrank"))
 
 
 def _logrank_p(logrank, endpoint: str) -> float | None:
@@ -20,17 +22,17 @@ def _logrank_p(logrank, endpoint: str) -> float | None:
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            ["analysis", "km_curves"], deps=[ENDPOINTS], group_name="analysis", kinds={"python", "duckdb"},
+            CURVES, deps=[ENDPOINTS], group_name="analysis", kinds={"python", "duckdb"},
             description="Kaplan-Meier OS and PFS (overall, by disease): one row per event or censoring time, "
             "pointwise 95% CI by log(-log) as R survfit(conf.type='log-log'); null where R gives none.",
         ),
         dg.AssetSpec(
-            ["analysis", "km_summary"], deps=[ENDPOINTS], group_name="analysis", kinds={"python", "duckdb"},
+            SUMMARY, deps=[ENDPOINTS], group_name="analysis", kinds={"python", "duckdb"},
             description="Per endpoint and group: subjects, events, median survival with its 95% CI and "
             "survival at 12 months (365.25 days); null where not reached.",
         ),
         dg.AssetSpec(
-            ["analysis", "km_logrank"], deps=[ENDPOINTS], group_name="analysis", kinds={"python", "duckdb"},
+            LOGRANK, deps=[ENDPOINTS], group_name="analysis", kinds={"python", "duckdb"},
             description="Log-rank test between diseases (LBCL vs MCL in Park 2023) for OS and PFS.",
         ),
     ]
@@ -45,12 +47,8 @@ def survival_tables(settings: Settings):
     figures |= figure_metadata(km_figure(curves, "OS", "disease", p_value=p["OS"]), folder, "km_os_by_disease")
     figures |= figure_metadata(km_figure(curves, "PFS", "overall"), folder, "km_pfs_overall")
     figures |= figure_metadata(km_figure(curves, "PFS", "disease", p_value=p["PFS"]), folder, "km_pfs_by_disease")
-    yield dg.MaterializeResult(asset_key=["analysis", "km_curves"], metadata={"dagster/row_count": len(curves), **figures})
-    yield dg.MaterializeResult(
-        asset_key=["analysis", "km_summary"],
-        metadata={"dagster/row_count": len(summary), "table": dg.MetadataValue.md(summary.to_markdown(index=False))},
-    )
-    yield dg.MaterializeResult(
-        asset_key=["analysis", "km_logrank"],
-        metadata={"dagster/row_count": len(logrank), "table": dg.MetadataValue.md(logrank.to_markdown(index=False))},
-    )
+    # rows, column types and the headline (km_summary: medians with NR where not reached)
+    written = table_metadata(settings.db_path, [CURVES, SUMMARY, LOGRANK])
+    yield dg.MaterializeResult(asset_key=CURVES, metadata={**written[CURVES], **figures})
+    yield dg.MaterializeResult(asset_key=SUMMARY, metadata=written[SUMMARY])
+    yield dg.MaterializeResult(asset_key=LOGRANK, metadata=written[LOGRANK])

@@ -2,15 +2,24 @@
 
 Each asset carries a blocking check that every delivered row was accepted or quarantined
 (after byte-identical deliveries are set aside), with the counts as metadata.
+
+Every asset here is in the `ingest` group (defs/stages.py), the source assets and the ingest log
+alike: raw/deliveries and raw/quarantine are raw tables the ingest assets write in the same
+transaction as the rows, so they sit with them, not in `audit` (the published dbt models built
+from them, audit/deliveries and audit/quarantine).
 """
 
 
+import re
+
 import dagster as dg
 import duckdb
+import pandas as pd
 
+from dagster_project.defs.stages import INGEST
 from dagster_project.lib.ingest.load import load_source
 from dagster_project.lib.ingest.landing import unknown_folders
-from dagster_project.lib.ingest.store import ensure_tables
+from dagster_project.lib.ingest.store import VALUE_CHARS, ensure_tables, latest_deliveries, latest_quarantined
 from dagster_project.settings import Settings
 from schemas.contract import SOURCES, Source
 
@@ -53,7 +62,7 @@ def _ingest_asset(source: Source) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=key,
-        group_name=f"ingest_{source.domain}",
+        group_name=INGEST,
         kinds={"duckdb", "pandera"},
         description=(
             f"Deliveries of `{source.name}` from the landing folder, validated by "
@@ -97,7 +106,8 @@ def _ingest_asset(source: Source) -> dg.AssetsDefinition:
                     else "no new deliveries"
                 ),
                 "dagster/row_count": int(table_rows),
-                # Wall seconds of this materialization's new deliveries, by phase (warehouse bench).
+                # Wall seconds of this materialization's new deliveries, by phase (where ingest time goes;
+                # benchmarks/ reads these three names).
                 "seconds_read": round(sum(o.seconds_read for o in outcomes), 3),
                 "seconds_validate": round(sum(o.seconds_validate for o in outcomes), 3),
                 "seconds_store": round(sum(o.seconds_store for o in outcomes), 3),
@@ -119,21 +129,51 @@ ingest_assets = [_ingest_asset(source) for source in SOURCES.values()]
 _INGEST_KEYS = [a.key for a in ingest_assets]
 
 
+def _md_cell(value) -> str:
+    """A value as one markdown table cell: empty for missing, markdown punctuation escaped (an
+    underscore inside a word, as in file and rule names, cannot start emphasis and stays as is)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        value = value.strftime("%Y-%m-%d %H:%M:%S")
+    return re.sub(r"([\\`*|<>\[\]]|(?<!\w)_|_(?!\w))", r"\\\1", " ".join(str(value).split()))
+
+
+def md_table(frame: pd.DataFrame, columns: dict[str, str]) -> str:
+    """`frame[columns]` as a markdown table, headed by the columns' display names."""
+    lines = ["| " + " | ".join(columns.values()) + " |", "|" + "---|" * len(columns)]
+    rows = frame[list(columns)].itertuples(index=False)
+    lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+_DELIVERY_COLUMNS = {
+    "file_name": "file", "received_at": "received (UTC)", "status": "status", "rows_delivered": "delivered",
+    "rows_accepted": "accepted", "rows_quarantined": "quarantined", "message": "message",
+}
+_QUARANTINE_COLUMNS = {
+    "file_name": "file", "row_number": "row", "column_name": "column", "rule": "rule", "value": "value",
+}
+
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
             ["raw", "deliveries"],
-            group_name="ingest_clinical",
+            group_name=INGEST,
             kinds={"duckdb"},
             deps=_INGEST_KEYS,
-            description="raw.deliveries: one row per delivery file seen (loaded, duplicate, rejected), written by the ingest assets.",
+            description="raw.deliveries: one row per delivery file seen (loaded, duplicate, rejected), written by "
+            "the ingest assets. Metadata `latest_deliveries`: the latest files, one row each.",
         ),
         dg.AssetSpec(
             ["raw", "quarantine"],
-            group_name="ingest_clinical",
+            group_name=INGEST,
             kinds={"duckdb"},
             deps=_INGEST_KEYS,
-            description="raw.quarantine: one row per rejected row x broken rule (file, row, column, rule, value), written by the ingest assets.",
+            description="raw.quarantine: one row per rejected row x broken rule (file, row, column, rule, value), "
+            "written by the ingest assets. Metadata `latest_rows`: the latest quarantined rows (values as "
+            f"delivered, of contract columns only, cut to {VALUE_CHARS} characters); `by_rule`: the counts.",
         ),
     ]
 )
@@ -143,26 +183,39 @@ def delivery_log(context: dg.AssetExecutionContext, settings: Settings):
         for source in SOURCES.values():  # a fresh warehouse with no deliveries still has the tables
             ensure_tables(con, source)
         statuses = dict(con.execute("select status, count(*) from raw.deliveries group by all").fetchall())
-        n_deliveries = con.execute("select count(*) from raw.deliveries").fetchone()[0]
         rules = con.execute("select rule, count(*) from raw.quarantine group by all order by 2 desc").fetchall()
-        n_quarantine = con.execute("select count(*) from raw.quarantine").fetchone()[0]
+        deliveries = latest_deliveries(con)
+        quarantined = latest_quarantined(con)
     unknown = unknown_folders(settings.landing, set(SOURCES))
     if unknown:
         context.log.warning(f"folders in the landing folder that are not a source (not ingested): {unknown}")
     yield dg.MaterializeResult(
         asset_key=["raw", "deliveries"],
         metadata={
-            "dagster/row_count": int(n_deliveries),
+            "dagster/row_count": deliveries.total,
             **{f"deliveries_{k}": int(v) for k, v in statuses.items()},
             "unknown_folders": ", ".join(unknown) or "none",
+            "latest_deliveries": dg.MetadataValue.md(
+                f"{deliveries.caption.capitalize()} delivery files, latest received first\n\n"
+                + md_table(deliveries.rows, _DELIVERY_COLUMNS)
+                if deliveries.total
+                else "no deliveries"
+            ),
         },
     )
     yield dg.MaterializeResult(
         asset_key=["raw", "quarantine"],
         metadata={
-            "dagster/row_count": int(n_quarantine),
+            "dagster/row_count": quarantined.total,
             "by_rule": dg.MetadataValue.md(
-                "\n".join(["| rule | rows |", "|---|---|"] + [f"| {r} | {n} |" for r, n in rules])
+                "\n".join(["| rule | rows |", "|---|---|"] + [f"| {_md_cell(r)} | {n} |" for r, n in rules])
+            ),
+            "latest_rows": dg.MetadataValue.md(
+                f"{quarantined.caption.capitalize()} quarantined rows, latest first (row 1 = the file's first "
+                f"data row; values as delivered, cut to {VALUE_CHARS} characters)\n\n"
+                + md_table(quarantined.rows, _QUARANTINE_COLUMNS)
+                if quarantined.total
+                else "no quarantined rows"
             ),
         },
     )

@@ -1,10 +1,12 @@
 """Analyst-facing outputs built after the serving copy is published: the static HTML report
-and the dbt docs site, both under the data folder (<data dir>/reports/, <data dir>/dbt_docs/)."""
+and the dbt docs site, both under the data folder (<data dir>/reports/, <data dir>/dbt_docs/).
+Their own group, `reports` (the last stage of docs/architecture.md), after `serving`."""
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from dagster_project.defs.analysis import analysis_keys
+from dagster_project.defs.stages import REPORTS
 from dagster_project.defs.serving.assets import SERVING
 from dagster_project.lib.report.html_report import build_report
 from dagster_project.lib.transform.project import dbt_cli_vars
@@ -22,14 +24,15 @@ REPORTED_MARTS = [
 
 @dg.asset(
     key=["reports", "html_report"],
-    group_name="serving",
+    group_name=REPORTS,
     kinds={"html"},
     deps=[SERVING, *REPORTED_MARTS, *analysis_keys()],
     description="One self-contained HTML file (<data dir>/reports/warehouse_report.html) from the "
     "published serving copy: CONSORT, CRS/ICANS and response rates with exact CIs, Kaplan-Meier "
-    "summary, CSF before/after, intervention tests when present, the figures (embedded PNG), and "
-    "the deliveries/quarantine counts; stamped with the data version (hash of the delivery "
-    "sha256s) and the run id. Aggregates only.",
+    "summary, CSF before/after, intervention tests when present, the figures (embedded PNG), "
+    "every delivery file and the latest quarantined rows (file, row, column, rule, value); stamped "
+    "with the data version (hash of the delivery sha256s) and the run id. Aggregates and the audit "
+    "trail; no identifying data.",
 )
 def html_report(context: dg.AssetExecutionContext, settings: Settings) -> dg.MaterializeResult:
     report = build_report(
@@ -52,7 +55,7 @@ def html_report(context: dg.AssetExecutionContext, settings: Settings) -> dg.Mat
 
 @dg.asset(
     key=["reports", "dbt_docs"],
-    group_name="serving",
+    group_name=REPORTS,
     kinds={"dbt"},
     deps=[SERVING],
     description="`dbt docs generate --static` into <data dir>/dbt_docs/ (index.html, manifest.json, "

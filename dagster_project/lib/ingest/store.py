@@ -8,10 +8,15 @@ raw.deliveries   one row per delivery file seen (loaded, duplicate or rejected)
 
 A delivery's rows, its quarantine rows and its log row are committed together, so a crash
 leaves either all of a delivery or none of it, and the next run simply loads it again.
+
+`latest_deliveries` and `latest_quarantined` read the log back, file by file and row by row,
+capped: the one query behind the `raw/deliveries` and `raw/quarantine` metadata (on raw.*) and
+the HTML report's tables (on the serving copy's audit.*, which has the same columns).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
@@ -143,6 +148,80 @@ def write_delivery(
     except BaseException:
         con.execute("rollback")
         raise
+
+
+# ---- reading the log back: the latest deliveries and quarantined rows -------------------------
+# One place for the UI (raw/deliveries and raw/quarantine metadata, on raw.*) and the HTML report
+# (on the serving copy's audit.*, the same columns).
+
+LATEST_DELIVERIES = 50  # delivery files listed, latest received first
+LATEST_QUARANTINED = 100  # quarantined rows listed, latest quarantined first
+VALUE_CHARS = 60  # a quarantined value longer than this is cut, with "…"
+
+_LOG_SCHEMAS = ("raw", "audit")  # raw.* in the warehouse, audit.* in the serving copy
+
+
+@dataclass(frozen=True)
+class Latest:
+    rows: pd.DataFrame  # the latest rows, at most the limit
+    total: int  # rows in the whole table
+
+    @property
+    def caption(self) -> str:
+        shown = len(self.rows)
+        return f"all {self.total}" if shown == self.total else f"the latest {shown} of {self.total}"
+
+
+def _log_schema(schema: str) -> str:
+    if schema not in _LOG_SCHEMAS:
+        raise ValueError(f"the delivery log is in schema raw or audit, not {schema!r}")
+    return schema
+
+
+def _limit(limit: int | None) -> str:
+    return "" if limit is None else f" limit {int(limit)}"
+
+
+def truncated(value: object, chars: int = VALUE_CHARS) -> str | None:
+    """A delivered value as shown: None stays None, longer text is cut to `chars` with "…"."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    text = str(value)
+    return text if len(text) <= chars else text[: chars - 1] + "…"
+
+
+def latest_deliveries(
+    con: duckdb.DuckDBPyConnection, limit: int | None = LATEST_DELIVERIES, *, schema: str = "raw"
+) -> Latest:
+    """Every column of <schema>.deliveries for the latest `limit` files (None: all), latest
+    received first (file name breaks ties), with the number of files in the log."""
+    table = f"{_log_schema(schema)}.deliveries"
+    rows = con.execute(f"select * from {table} order by received_at desc, file_name{_limit(limit)}").df()
+    total = con.execute(f"select count(*) from {table}").fetchone()[0]
+    return Latest(rows=rows, total=int(total))
+
+
+def latest_quarantined(
+    con: duckdb.DuckDBPyConnection, limit: int | None = LATEST_QUARANTINED, *, schema: str = "raw"
+) -> Latest:
+    """The latest `limit` rows of <schema>.quarantine (None: all): file_name, row_number,
+    column_name, rule, value (cut to VALUE_CHARS), source, delivery_sha256, quarantined_at;
+    latest quarantined first, then by file and row; with the number of rows in the table.
+
+    The values are as delivered, of contract columns only (identifying columns are dropped when
+    a delivery is read, before validation), or a reason (`delivery_rejected`, `malformed_row`),
+    or the natural key of a row (`*_duplicate`, a rule between columns).
+    """
+    table = f"{_log_schema(schema)}.quarantine"
+    rows = con.execute(
+        f"""select file_name, row_number, column_name, rule, value, source, delivery_sha256, quarantined_at
+            from {table}
+            order by quarantined_at desc, file_name, row_number, column_name nulls first, rule{_limit(limit)}"""
+    ).df()
+    rows["row_number"] = rows["row_number"].astype("Int64")
+    rows["value"] = rows["value"].map(truncated).astype(object)
+    total = con.execute(f"select count(*) from {table}").fetchone()[0]
+    return Latest(rows=rows, total=int(total))
 
 
 def create_all_tables(con: duckdb.DuckDBPyConnection) -> None:

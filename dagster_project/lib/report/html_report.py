@@ -2,8 +2,14 @@
 
 Pure (no Dagster). Reads the published serving file read-only and the figures the analysis
 assets wrote (<data dir>/figures/*.png, embedded as base64), and writes
-<data dir>/reports/warehouse_report.html atomically. Only aggregates and audit counts are shown;
-the marts hold no identifying data and the quarantine's rejected values are never printed.
+<data dir>/reports/warehouse_report.html atomically. Shown are aggregates and the audit trail:
+every delivery file with its rows and status, and the latest quarantined rows (file, row, column,
+rule, value). No identifying data is shown: the marts hold none, and the quarantine's rejected
+values are printed (cut to 60 characters) because they cannot be identifying either. Identifying
+columns (names, MRNs, birth dates) are dropped when a delivery is read, before validation, so a
+quarantined value is a contract column's cell, a row's natural key or a reason; it is the value
+analysts already read in the serving copy's audit.quarantine, and a data engineer needs it to fix
+the delivery. tests/test_privacy.py scans this report with every other written file.
 
 The data version is a hash of the sha256 of every delivery in audit.deliveries: the same
 deliveries give the same version, whichever run built the report.
@@ -23,7 +29,9 @@ import duckdb
 import pandas as pd
 
 from dagster_project.figures import catalogue
-from schemas.vocabulary import GRADE_CATEGORIES, MEASURES, RATE_GROUP_BYS
+from dagster_project.lib.ingest.store import LATEST_QUARANTINED, VALUE_CHARS, latest_deliveries, latest_quarantined
+from dagster_project.lib.report.formatting import csf_table, km_table, rates_table
+from schemas.vocabulary import GRADE_CATEGORIES, MEASURES
 
 
 @dataclass(frozen=True)
@@ -72,13 +80,26 @@ _QUERIES = {
     "km_logrank": ("analysis", "km_logrank", "select * from analysis.km_logrank"),
     "csf_pre_post": ("analysis", "csf_pre_post", "select * from analysis.csf_pre_post"),
     "intervention_tests": ("analysis", "intervention_tests", "select * from analysis.intervention_tests"),
-    "deliveries": ("audit", "deliveries", "select delivery_sha256, source, status, rows_delivered, rows_accepted, "
-                   "rows_quarantined, rows_superseded from audit.deliveries"),
-    # counts only: the rejected values themselves stay in the warehouse
     "quarantine": ("audit", "quarantine", "select source, rule, count(*) as rows from audit.quarantine "
                    "group by all order by source, rows desc, rule"),
     "publication": ("audit", "publication", "select run_id, published_at from audit.publication"),
 }
+
+
+# The delivery log, file by file and row by row, through the query the raw/deliveries and
+# raw/quarantine metadata use (lib/ingest/store.py); `attrs["caption"]` says how many of how many.
+_LOG_READERS = {
+    "deliveries": ("audit", "deliveries", lambda con: latest_deliveries(con, None, schema="audit")),  # every file
+    "quarantined_rows": ("audit", "quarantine",
+                         lambda con: latest_quarantined(con, LATEST_QUARANTINED, schema="audit")),
+}
+
+
+def _log_frame(con: duckdb.DuckDBPyConnection, read) -> pd.DataFrame:
+    latest = read(con)
+    frame = latest.rows
+    frame.attrs["caption"] = latest.caption  # "all 11" or "the latest 100 of 240"
+    return frame
 
 
 def read_tables(serving_path: Path) -> dict[str, pd.DataFrame | None]:
@@ -86,10 +107,15 @@ def read_tables(serving_path: Path) -> dict[str, pd.DataFrame | None]:
     with duckdb.connect(str(serving_path), read_only=True) as con:
         present = set(con.execute("select schema_name, table_name from duckdb_tables()").fetchall())
         present |= set(con.execute("select schema_name, view_name from duckdb_views() where not internal").fetchall())
-        return {
+        tables = {
             name: con.execute(sql).df() if (schema, table) in present else None
             for name, (schema, table, sql) in _QUERIES.items()
         }
+        tables |= {
+            name: _log_frame(con, read) if (schema, table) in present else None
+            for name, (schema, table, read) in _LOG_READERS.items()
+        }
+        return tables
 
 
 def read_figures(figures_dir: Path) -> list[tuple[str, bytes]]:
@@ -101,69 +127,35 @@ def read_figures(figures_dir: Path) -> list[tuple[str, bytes]]:
     return [(stem, files[stem].read_bytes()) for stem in ordered]
 
 
-# ---- formatting ------------------------------------------------------------------------------
+# ---- tables (formatting of the marts and analysis tables: formatting.py) ------------------------
 
-def _num(value, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
-        return "NR"
-    return f"{value:.{digits}f}"
-
-
-def rate_cell(row) -> str:
-    """`23/31 74.2% (55.4-88.1)`"""
-    return f"{int(row.n_subjects)}/{int(row.n_total)} {_num(row.pct)}% ({_num(row.ci_low_pct)}-{_num(row.ci_high_pct)})"
-
-
-def rates_table(rates: pd.DataFrame, keys: list[str], category: str, categories: list[str]) -> pd.DataFrame:
-    """One row per key x group, one column per category: n/N pct (95% CI)."""
-    frame = rates.assign(cell=rates.apply(rate_cell, axis=1))
-    order = {group_by: i for i, group_by in enumerate(RATE_GROUP_BYS)}
-    frame = frame.assign(_order=frame["group_by"].map(order).fillna(9))
-    wide = frame.pivot_table(index=[*keys, "_order", "group_by", "group_value"], columns=category, values="cell",
-                             aggfunc="first")
-    wide = wide[[c for c in categories if c in wide.columns]].reset_index().drop(columns="_order")
-    wide.columns.name = None
-    return wide.rename(columns={"group_by": "group by", "group_value": "group"})
-
-
-def km_table(summary: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for r in summary.itertuples(index=False):
-        rows.append({
-            "endpoint": r.endpoint, "group by": r.group_by, "group": r.group_value,
-            "subjects": int(r.n_subjects), "events": int(r.n_events),
-            "median, days (95% CI)": f"{_num(r.median_days, 0)} ({_num(r.median_ci_low_days, 0)}-{_num(r.median_ci_high_days, 0)})",
-            "12-month survival": f"{_num(100 * r.survival_12mo if pd.notna(r.survival_12mo) else None)}%",
-        })
-    return pd.DataFrame(rows)
-
-
-def csf_table(csf: pd.DataFrame) -> pd.DataFrame:
-    def iqr(m, q1, q3):
-        return f"{_num(m, 2)} [{_num(q1, 2)}-{_num(q3, 2)}]"
-
-    rows = []
-    for r in csf.itertuples(index=False):
-        rows.append({
-            "analyte": r.analyte, "unit": getattr(r, "unit", ""), "n pre": int(r.n_pre), "n post": int(r.n_post),
-            "n paired": int(r.n_paired), "pre, median [IQR]": iqr(r.median_pre, r.q1_pre, r.q3_pre),
-            "post, median [IQR]": iqr(r.median_post, r.q1_post, r.q3_post),
-            "p": "NA" if pd.isna(r.p_value) else f"{r.p_value:.3g}", "test": r.test,
-        })
-    return pd.DataFrame(rows)
+# The delivery log's and the quarantine's columns in the report, by display name.
+_DELIVERY_COLUMNS = {
+    "file_name": "file", "source": "source", "received_at": "received (UTC)", "status": "status",
+    "rows_delivered": "delivered", "rows_accepted": "accepted", "rows_quarantined": "quarantined",
+    "rows_superseded": "superseded", "message": "message",
+}
+_COUNT_COLUMNS = ("delivered", "accepted", "quarantined", "superseded")
+_QUARANTINED_COLUMNS = {"file_name": "file", "row_number": "row", "column_name": "column", "rule": "rule", "value": "value"}
 
 
 def deliveries_table(deliveries: pd.DataFrame) -> pd.DataFrame:
-    summary = (
-        deliveries.groupby(["source", "status"], dropna=False)
-        .agg(deliveries=("delivery_sha256", "count"), rows_delivered=("rows_delivered", "sum"),
-             rows_accepted=("rows_accepted", "sum"), rows_quarantined=("rows_quarantined", "sum"),
-             rows_superseded=("rows_superseded", "sum"))
-        .reset_index()
-    )
-    total = summary.drop(columns=["source", "status"]).sum(numeric_only=True)
-    total_row = pd.DataFrame([{"source": "total", "status": "", **total.to_dict()}])
-    return pd.concat([summary, total_row], ignore_index=True)
+    """Every delivery file, one row each (latest received first), then a total row."""
+    frame = deliveries[[c for c in _DELIVERY_COLUMNS if c in deliveries]].rename(columns=_DELIVERY_COLUMNS)
+    if "received (UTC)" in frame:
+        frame["received (UTC)"] = pd.to_datetime(frame["received (UTC)"]).dt.strftime("%Y-%m-%d %H:%M:%S")
+    counts = [c for c in _COUNT_COLUMNS if c in frame]
+    total = {"file": f"total: {len(frame)} files", **frame[counts].sum().to_dict()}
+    table = pd.concat([frame, pd.DataFrame([total])], ignore_index=True).astype({c: "Int64" for c in counts})
+    text = [c for c in table if c not in counts]
+    table[text] = table[text].astype(object).where(table[text].notna(), "")
+    return table
+
+
+def quarantined_rows_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Quarantined rows: file, row (1 = first data row), column, rule, value as delivered (cut)."""
+    table = rows[list(_QUARANTINED_COLUMNS)].rename(columns=_QUARANTINED_COLUMNS).astype(object)
+    return table.where(table.notna(), "")
 
 
 def _table_html(frame: pd.DataFrame | None, empty: str = "Not published in this run.") -> str:
@@ -238,9 +230,16 @@ def render_html(tables: dict[str, pd.DataFrame | None], figures: list[tuple[str,
     section("Figures", "".join(_figure_html(n, b) for n, b in figures) or "<p class='muted'>No figures.</p>")
     deliveries = t.get("deliveries")
     section("Deliveries", _table_html(None if deliveries is None else deliveries_table(deliveries)),
-            "Every delivery file by source and status, with its rows (audit.deliveries).")
-    section("Quarantine", _table_html(t.get("quarantine")),
-            "Rejected rows by source and broken rule; the rejected values stay in audit.quarantine.")
+            "Every delivery file, latest received first, with its status and rows (audit.deliveries).")
+    quarantined = t.get("quarantined_rows")
+    body = _table_html(t.get("quarantine"))
+    if quarantined is not None:
+        shown = quarantined.attrs.get("caption", f"{len(quarantined)}")
+        body += (f"<p class='muted'>Quarantined rows, {html.escape(shown)}, latest first: row 1 is the file's "
+                 f"first data row; the value as delivered, cut to {VALUE_CHARS} characters.</p>"
+                 + _table_html(quarantined_rows_table(quarantined)))
+    section("Quarantine", body,
+            "Rejected rows by source and broken rule, then row by row (audit.quarantine).")
     section("More", "<ul><li>Data quality (Great Expectations Data Docs): <a href='../docs/index.html'>"
             "../docs/index.html</a></li><li>dbt model documentation: <a href='../dbt_docs/static_index.html'>"
             "../dbt_docs/static_index.html</a></li></ul>")
@@ -255,6 +254,6 @@ def render_html(tables: dict[str, pd.DataFrame | None], figures: list[tuple[str,
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>CAR T warehouse report {html.escape(data_version)}</title><style>{_CSS}</style></head><body>"
         "<h1>CAR T-cell therapy biomarker warehouse</h1>"
-        "<p class='muted'>Static report from the published serving copy. Aggregates only; no identifying data.</p>"
+        "<p class='muted'>Static report from the published serving copy. Aggregates and the audit trail; no identifying data.</p>"
         f"<table class='meta'>{meta}</table>{''.join(sections)}</body></html>\n"
     )

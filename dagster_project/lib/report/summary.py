@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project.lib.report.formatting import rate_text
 from dagster_project.lib.report.published import PARK2023_PUBLISHED
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -40,21 +41,21 @@ def print_summary(warehouse: Path, serving: Path) -> None:
             consort = con.execute("select step, n_subjects from marts.agg_consort order by step_order").fetchall()
             print("CONSORT: " + ", ".join(f"{s} {n}" for s, n in consort))
         if _table_exists(con, "marts", "agg_toxicity_rates"):
-            print("toxicity (overall)       ours                      published (Park 2023)")
+            print(f"toxicity (overall)  {'ours, n/N % (95% CI)':27}published (Park 2023)")
             for tox, cat, n, total, pct, lo, hi in con.execute(
                 """select toxicity, grade_category, n_subjects, n_total, pct, ci_low_pct, ci_high_pct
                    from marts.agg_toxicity_rates
                    where group_by = 'overall' and grade_category in ('any', 'severe') order by 1, 2"""
             ).fetchall():
                 published = PARK2023_PUBLISHED.get((tox, cat), "")
-                print(f"  {tox:5} {cat:6}  {n:>3}/{total:<3} {pct:5.1f}% (95% CI {lo:.1f}-{hi:.1f})   {published}")
+                print(f"  {tox:5} {cat:6}      {rate_text(n, total, pct, lo, hi):27}{published}")
         if _table_exists(con, "marts", "agg_response_rates"):
             for measure, n, total, pct, lo, hi in con.execute(
                 """select measure, n_subjects, n_total, pct, ci_low_pct, ci_high_pct from marts.agg_response_rates
                    where group_by = 'overall' and measure in ('ORR', 'CR') order by 1 desc"""
             ).fetchall():
                 published = PARK2023_PUBLISHED.get((measure,), "")
-                print(f"  {measure:12}  {n:>3}/{total:<3} {pct:5.1f}% (95% CI {lo:.1f}-{hi:.1f})   {published}")
+                print(f"  {measure:12}      {rate_text(n, total, pct, lo, hi):27}{published}")
         published = [
             f"{s}.{t}"
             for s, t in con.execute(
