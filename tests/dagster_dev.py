@@ -52,13 +52,15 @@ def is_alive(proc: psutil.Process) -> bool:
 class DagsterDev:
     """One `dagster dev` (webserver, daemon, code servers) for the project in REPO."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None,
+                 command: list[str] | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.log_path = log_path
         venv_bin = str(Path(sys.executable).parent)  # dbt and dagster of this environment
         self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1",
                     "PATH": venv_bin + os.pathsep + os.environ.get("PATH", "")}
+        self.command = command
         self.proc: subprocess.Popen | None = None
         self.pgid: int | None = None
         self._seen: dict[int, psutil.Process] = {}
@@ -68,6 +70,8 @@ class DagsterDev:
     def start(self) -> DagsterDev:
         # Same command as `make dev` (the project is found through [tool.dg] in pyproject.toml).
         cmd = [sys.executable, "-m", "dagster", "dev", "--host", HOST, "--port", str(self.port)]
+        if self.command is not None:  # e.g. `warehouse dev`, which execs the same dagster dev
+            cmd = [*self.command, "--port", str(self.port)]
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             cmd, cwd=REPO, env=self.env, stdin=subprocess.DEVNULL, stdout=self._log,

@@ -4,7 +4,6 @@ value (the latest materialization's markdown metadata, read from the run's insta
 
 from __future__ import annotations
 
-import re
 
 import duckdb
 import pytest
@@ -21,19 +20,10 @@ def _latest_metadata(dagster_home, key: list[str]) -> dict:
     return {k: v.value for k, v in event.asset_materialization.metadata.items()}
 
 
-def _cells(line: str) -> list[str]:
-    """One markdown table row's cells, with the backslash escapes undone."""
-    cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
-    return [re.sub(r"\\(.)", r"\1", c.strip()) for c in cells]
-
-
-def _md_rows(text: str) -> tuple[str, list[dict[str, str]]]:
-    """(the caption above the table, the table's rows keyed by header)."""
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
-    header = _cells(lines[start])
-    assert set(lines[start + 1]) <= set("|-")
-    return " ".join(lines[:start]).strip(), [dict(zip(header, _cells(line))) for line in lines[start + 2:]]
+def _md_rows(metadata: dict, key: str) -> tuple[str, list[dict[str, str]]]:
+    """(the caption shown beside the table, the table's rows keyed by column name)."""
+    table = metadata[key]
+    return metadata[f"{key}_shown"], [dict(record.data) for record in table.records]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +34,7 @@ def run(park_run):
 
 def test_deliveries_lists_the_latest_delivery_files_one_by_one(run):
     metadata = _latest_metadata(run.dagster_home, ["raw", "deliveries"])
-    caption, rows = _md_rows(metadata["latest_deliveries"])
+    caption, rows = _md_rows(metadata, "latest_deliveries")
     files = run.truth["files"]
     landing = {str(p.relative_to(run.landing)) for p in run.landing.rglob("*") if p.is_file()}
     assert {f["file_name"] for f in files} == landing
@@ -65,7 +55,7 @@ def test_deliveries_lists_the_latest_delivery_files_one_by_one(run):
 
 def test_quarantine_lists_the_quarantined_rows_with_file_rule_and_value(run):
     metadata = _latest_metadata(run.dagster_home, ["raw", "quarantine"])
-    caption, rows = _md_rows(metadata["latest_rows"])
+    caption, rows = _md_rows(metadata, "latest_rows")
     with duckdb.connect(str(run.warehouse), read_only=True) as con:
         stored = con.execute("select file_name, row_number, column_name, rule from raw.quarantine").fetchall()
     assert metadata["dagster/row_count"] == len(stored) <= LATEST_QUARANTINED  # park2023: every row is listed

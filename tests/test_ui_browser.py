@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import socket
+import sys
 import time
 import urllib.parse
 from contextlib import redirect_stdout
@@ -49,7 +50,7 @@ pytestmark = [
     # it) a missing browser is a failure, never a silent skip.
     pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()) and not os.environ.get("CI"),
                        reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"),
-    pytest.mark.timeout(420),
+    pytest.mark.timeout(900),
 ]
 
 # CSS-module class names carry a build hash; match on their stable prefix.
@@ -70,8 +71,8 @@ def _label_matches(label: str, name: str) -> bool:
     return name.startswith(head) and name.endswith(tail) and len(head) + len(tail) < len(name)
 
 
-def _ingest_in_process(root: Path) -> tuple[int, str]:
-    """Materialize every ingest asset (and its check) into the instance under root."""
+def _run_in_process(root: Path) -> tuple[int, str]:
+    """The whole pipeline, as `make demo` runs it, into the instance under root."""
     from dagster_project.run import run_pipeline
 
     saved = dict(os.environ)
@@ -79,7 +80,7 @@ def _ingest_in_process(root: Path) -> tuple[int, str]:
     try:
         os.environ.update(warehouse_env(root))
         with redirect_stdout(buffer):
-            code = run_pipeline(selection="kind:pandera")
+            code = run_pipeline()
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -88,11 +89,12 @@ def _ingest_in_process(root: Path) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory):
-    """A materialized small cohort and `dagster dev` serving it; stopped with its whole group."""
+    """The park2023 cohort run as `make demo` runs it, and `warehouse dev` (what `make dev` runs)
+    serving its instance; stopped with its whole group."""
     root = tmp_path_factory.mktemp("ui")
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    generate_cohort("scale", root, subjects=20)
+    generate_cohort("park2023", root)
     home = root / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(INSTANCE_YAML)
@@ -104,11 +106,13 @@ def ui(tmp_path_factory):
     (root / "landing_watched_by_ui").mkdir()
     timings["cohort"] = time.monotonic() - t0
 
-    dev = DagsterDev(env, root / "dagster_dev.log").start()
+    dev = DagsterDev(env, root / "dagster_dev.log", command=[sys.executable, "-m", "dagster_project.cli", "dev"])
+    dev.start()
     try:
         t1 = time.monotonic()
-        code, output = _ingest_in_process(root)  # while the server loads the definitions
-        timings["ingest"] = time.monotonic() - t1
+        code, output = _run_in_process(root)  # while the server loads the definitions
+        timings["run"] = time.monotonic() - t1
+        dev.demo_run_id = re.search(r"run (\S+) succeeded", output).group(1)
         assert code == 0, output[-3000:]
         timings["server_ready"] = dev.wait_ready(timeout=240)
         dev.graphql("mutation { setNuxSeen }")  # no "Join the Dagster community" dialog
@@ -275,3 +279,55 @@ def test_asset_page_shows_checks_and_metadata(ui, browser):
     assert shown["delivered"] == str(int(shown["accepted"]) + int(shown["quarantined"]))
     _shot(browser, shots, "toxicity_assessments_checks.png")
     timings["browser_asset_page"] = time.monotonic() - t0
+
+
+RUNS_QUERY = "query { runsOrError(limit: 50) { ... on Runs { results { runId status } } } }"
+
+
+def _body(driver) -> str:
+    return driver.find_element("tag name", "body").text
+
+
+def test_dev_shows_the_run_of_the_demo(ui, browser):
+    """`make dev` serves the instance `make demo` wrote: its run is listed, succeeded."""
+    dev, _, shots, _ = ui
+    runs = dev.graphql(RUNS_QUERY)["data"]["runsOrError"]["results"]
+    assert {"runId": dev.demo_run_id, "status": "SUCCESS"} in runs
+    browser.get(f"{dev.url}/runs")
+    _wait(browser, lambda d: dev.demo_run_id[:8] in _body(d), 90, "the demo's run in the run list",
+          shots / "runs_timeout.html")
+    _shot(browser, shots, "runs.png")
+
+
+def test_toxicity_rates_page_shows_the_crs_any_row(ui, browser):
+    """The headline of agg_toxicity_rates, visible on its asset page: CRS any as n/N, the counts
+    taken here from fct_subject_endpoints (one row per infused subject)."""
+    dev, root, shots, _ = ui
+    with duckdb.connect(str(root / "serving.duckdb"), read_only=True) as con:
+        n, total = con.execute("select count(*) filter (where crs_max_grade >= 1), count(*) "
+                               "from marts.fct_subject_endpoints").fetchone()
+    browser.get(f"{dev.url}/assets/{MART_ASSET}")
+    _wait(browser, lambda d: f"{n}/{total}" in _body(d) and "CRS" in _body(d), 90,
+          f"the CRS any cell {n}/{total} on the page", shots / "rates_timeout.html")
+    _shot(browser, shots, "agg_toxicity_rates_headline.png")
+
+
+def test_quarantine_page_lists_a_quarantined_row(ui, browser):
+    dev, root, shots, _ = ui
+    with duckdb.connect(str(root / "serving.duckdb"), read_only=True) as con:
+        file_name, rule = con.execute("select file_name, rule from audit.quarantine "
+                                      "order by quarantined_at desc, file_name, row_number limit 1").fetchone()
+    browser.get(f"{dev.url}/assets/raw/quarantine")
+    _wait(browser, lambda d: file_name in _body(d) and rule in _body(d), 90,
+          f"quarantined row of {file_name} ({rule}) on the page", shots / "quarantine_timeout.html")
+    _shot(browser, shots, "raw_quarantine.png")
+
+
+def test_a_figure_renders_inline(ui, browser):
+    dev, _, shots, _ = ui
+    browser.get(f"{dev.url}/assets/analysis/km_curves")
+    images_js = ("return Array.from(document.images).filter(i => i.src.startsWith('data:image/png') && "
+                 "i.naturalWidth > 0 && i.getBoundingClientRect().width > 0).length;")
+    _wait(browser, lambda d: d.execute_script(images_js) > 0, 90, "a figure shown on the asset page",
+          shots / "figure_timeout.html")
+    _shot(browser, shots, "km_curves_figure.png")

@@ -1,6 +1,6 @@
 """The numbers on a table's asset page, for dbt models and analysis tables alike: its rows, its
 columns with their DuckDB types (`dagster/column_schema`) and, for the tables that have one, the
-markdown table of its headline rows (`headline`, dagster_project/lib/report/headlines.py).
+table of its headline rows (`headline`, dagster_project/lib/report/headlines.py).
 
 Read from the warehouse file, read-only, after the table was written (for dbt: after dbt has
 exited and released the file), never from the writer's connection.
@@ -13,8 +13,9 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pandas as pd
 
-from dagster_project.lib.report.headlines import read_headlines
+from dagster_project.lib.report.headlines import read_headline_frames
 from dagster_project.lib.warehouse import table_columns
 
 
@@ -37,7 +38,7 @@ def table_metadata(
         columns = table_columns(con, list(relations.values()))
         counts = {r: con.execute("select count(*) from " + ".".join(f'"{p}"' for p in r.split("."))).fetchone()[0]
                   for r in columns}
-        headlines = read_headlines(con, list(columns))
+        headlines = read_headline_frames(con, list(columns))
     metadata: dict[dg.AssetKey, dict[str, dg.MetadataValue]] = {}
     for key, name in relations.items():
         if name not in columns:
@@ -49,7 +50,7 @@ def table_metadata(
             "dagster/column_schema": dg.MetadataValue.table_schema(schema),
         }
         if name in headlines:
-            metadata[key]["headline"] = dg.MetadataValue.md(headlines[name])
+            metadata[key]["headline"] = frame_table(headlines[name])
     return metadata
 
 
@@ -61,3 +62,23 @@ def column_descriptions(spec_metadata: Mapping[str, object]) -> dict[str, str | 
     if not isinstance(schema, dg.TableSchema):
         return {}
     return {c.name: c.description for c in schema.columns}
+
+
+def _cell(value) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return " ".join(str(value).split())
+
+
+def frame_table(frame: pd.DataFrame, columns: Mapping[str, str] | None = None) -> dg.MetadataValue:
+    """A few rows as Dagster table metadata, every cell as text: the asset page shows it inline as
+    a table (a markdown value longer than a few lines hides behind "Show Markdown").
+    `columns` ({column: display name}) picks and renames columns."""
+    if columns is not None:
+        frame = frame[list(columns)].rename(columns=dict(columns))
+    names = [str(c) for c in frame.columns]
+    records = [dg.TableRecord(dict(zip(names, map(_cell, row)))) for row in frame.itertuples(index=False)]
+    return dg.MetadataValue.table(records=records, schema=dg.TableSchema(
+        columns=[dg.TableColumn(name, "string") for name in names]))

@@ -33,6 +33,7 @@ from dagster_project.figures.intervention import (
     waterfall_png,
 )
 from dagster_project.lib.warehouse import read_table, replace_tables
+from dagster_project.defs.table_metadata import frame_table
 from dagster_project.settings import Settings
 
 MEDICATIONS = dg.AssetKey(["staging", "stg_clinical__medications"])
@@ -48,10 +49,6 @@ NO_COURSE = (
     "No anakinra course in this cohort (no anakinra dose with indication crs or icans; prophylactic "
     "doses are not a course): the tables are empty."
 )
-
-
-def _md(frame: pd.DataFrame) -> dg.MetadataValue:
-    return dg.MetadataValue.md(frame.to_markdown(index=False) if len(frame) else "_(no rows)_")
 
 
 @dg.multi_asset(
@@ -115,8 +112,8 @@ def intervention_tables(settings: Settings):
         metadata={
             **written[WINDOWS],
             **common,
-            "courses": _md(courses),
-            "status_by_measure": _md(status),
+            "courses": frame_table(courses),
+            "status_by_measure": frame_table(status),
         },
     )
     yield dg.MaterializeResult(asset_key=TESTS, metadata={**written[TESTS], **common})
@@ -128,7 +125,7 @@ def intervention_tables(settings: Settings):
             "lln_anc": llns["ANC"],
             "lln_plt": llns["PLT"],
             "no_value_in_window": int((grades["status"] != "ok").sum()),
-            "table": _md(grades.drop(columns=["lln"])),
+            "table": frame_table(grades.drop(columns=["lln"])),
         },
     )
 

@@ -10,7 +10,6 @@ from them, audit/deliveries and audit/quarantine).
 """
 
 
-import re
 
 import dagster as dg
 import duckdb
@@ -19,6 +18,7 @@ import pandas as pd
 from dagster_project.defs.stages import INGEST
 from dagster_project.lib.ingest.load import load_source
 from dagster_project.lib.ingest.landing import unknown_folders
+from dagster_project.defs.table_metadata import frame_table
 from dagster_project.lib.ingest.store import VALUE_CHARS, ensure_tables, latest_deliveries, latest_quarantined
 from dagster_project.settings import Settings
 from schemas.contract import SOURCES, Source
@@ -97,14 +97,10 @@ def _ingest_asset(source: Source) -> dg.AssetsDefinition:
                 "new_deliveries": len(outcomes),
                 "new_rows_accepted": sum(o.rows_accepted for o in new),
                 "new_rows_quarantined": sum(o.rows_quarantined for o in outcomes),
-                "deliveries": dg.MetadataValue.md(
-                    "\n".join(
-                        ["| file | status | delivered | accepted | quarantined |", "|---|---|---|---|---|"]
-                        + [f"| {o.file_name} | {o.status} | {o.rows_delivered} | {o.rows_accepted} | {o.rows_quarantined} |" for o in outcomes]
-                    )
-                    if outcomes
-                    else "no new deliveries"
-                ),
+                "deliveries": frame_table(pd.DataFrame(
+                    [(o.file_name, o.status, o.rows_delivered, o.rows_accepted, o.rows_quarantined) for o in outcomes],
+                    columns=["file", "status", "delivered", "accepted", "quarantined"],
+                )) if outcomes else dg.MetadataValue.text("no new deliveries"),
                 "dagster/row_count": int(table_rows),
                 # Wall seconds of this materialization's new deliveries, by phase (where ingest time goes;
                 # benchmarks/ reads these three names).
@@ -127,24 +123,6 @@ ingest_assets = [_ingest_asset(source) for source in SOURCES.values()]
 
 
 _INGEST_KEYS = [a.key for a in ingest_assets]
-
-
-def _md_cell(value) -> str:
-    """A value as one markdown table cell: empty for missing, markdown punctuation escaped (an
-    underscore inside a word, as in file and rule names, cannot start emphasis and stays as is)."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return ""
-    if isinstance(value, pd.Timestamp):
-        value = value.strftime("%Y-%m-%d %H:%M:%S")
-    return re.sub(r"([\\`*|<>\[\]]|(?<!\w)_|_(?!\w))", r"\\\1", " ".join(str(value).split()))
-
-
-def md_table(frame: pd.DataFrame, columns: dict[str, str]) -> str:
-    """`frame[columns]` as a markdown table, headed by the columns' display names."""
-    lines = ["| " + " | ".join(columns.values()) + " |", "|" + "---|" * len(columns)]
-    rows = frame[list(columns)].itertuples(index=False)
-    lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 _DELIVERY_COLUMNS = {
@@ -195,27 +173,17 @@ def delivery_log(context: dg.AssetExecutionContext, settings: Settings):
             "dagster/row_count": deliveries.total,
             **{f"deliveries_{k}": int(v) for k, v in statuses.items()},
             "unknown_folders": ", ".join(unknown) or "none",
-            "latest_deliveries": dg.MetadataValue.md(
-                f"{deliveries.caption.capitalize()} delivery files, latest received first\n\n"
-                + md_table(deliveries.rows, _DELIVERY_COLUMNS)
-                if deliveries.total
-                else "no deliveries"
-            ),
+            "latest_deliveries": frame_table(deliveries.rows, _DELIVERY_COLUMNS),
+            "latest_deliveries_shown": f"{deliveries.caption.capitalize()} delivery files, latest received first",
         },
     )
     yield dg.MaterializeResult(
         asset_key=["raw", "quarantine"],
         metadata={
             "dagster/row_count": quarantined.total,
-            "by_rule": dg.MetadataValue.md(
-                "\n".join(["| rule | rows |", "|---|---|"] + [f"| {_md_cell(r)} | {n} |" for r, n in rules])
-            ),
-            "latest_rows": dg.MetadataValue.md(
-                f"{quarantined.caption.capitalize()} quarantined rows, latest first (row 1 = the file's first "
-                f"data row; values as delivered, cut to {VALUE_CHARS} characters)\n\n"
-                + md_table(quarantined.rows, _QUARANTINE_COLUMNS)
-                if quarantined.total
-                else "no quarantined rows"
-            ),
+            "by_rule": frame_table(pd.DataFrame(rules, columns=["rule", "rows"])),
+            "latest_rows": frame_table(quarantined.rows, _QUARANTINE_COLUMNS),
+            "latest_rows_shown": f"{quarantined.caption.capitalize()} quarantined rows, latest first (row 1 = the "
+            f"file's first data row; values as delivered, cut to {VALUE_CHARS} characters)",
         },
     )

@@ -3,8 +3,10 @@
 from functools import cache
 
 import dagster as dg
+import pandas as pd
 
 from dagster_project.defs.analysis import analysis_keys
+from dagster_project.defs.table_metadata import frame_table
 from dagster_project.defs.transform.assets import warehouse_dbt_models
 from dagster_project.lib.serving.publish import PUBLISHED_SCHEMAS, publish
 from dagster_project.settings import Settings
@@ -35,9 +37,7 @@ def serving_warehouse() -> dg.AssetsDefinition:
             metadata={
                 "path": dg.MetadataValue.path(settings.serving_db_path),
                 "tables": len(counts),
-                "rows": dg.MetadataValue.md(
-                    "\n".join(["| table | rows |", "|---|---|"] + [f"| {t} | {n} |" for t, n in sorted(counts.items())])
-                ),
+                "rows": frame_table(pd.DataFrame(sorted(counts.items()), columns=["table", "rows"])),
             }
         )
 

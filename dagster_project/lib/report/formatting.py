@@ -43,12 +43,6 @@ def rate_cell(row) -> str:
     return rate_text(row.n_subjects, row.n_total, row.pct, row.ci_low_pct, row.ci_high_pct)
 
 
-def markdown(frame: pd.DataFrame) -> str:
-    """A frame as a markdown table (what a Dagster asset page shows); `_(no rows)_` when empty."""
-    # numparse off: the cells are shown as formatted here (`0.0003` stays, `NR` aligns with numbers)
-    return frame.to_markdown(index=False, disable_numparse=True) if len(frame) else "_(no rows)_"
-
-
 # ---- tables of marts.agg_*_rates --------------------------------------------------------------
 
 def rates_table(rates: pd.DataFrame, keys: list[str], category: str, categories: list[str]) -> pd.DataFrame:

@@ -1,6 +1,5 @@
-"""The headline rows of a mart or analysis table as a small markdown table: what its Dagster asset
-page shows after each materialization (metadata `headline`), in the report's formatting
-(formatting.py).
+"""The headline rows of a mart or analysis table: what its Dagster asset page shows after each
+materialization (metadata `headline`, a table), in the report's formatting (formatting.py).
 
 Pure (no Dagster). Each headline is a query (a few rows, run read-only in DuckDB after the table
 was written) and the formatter of those rows:
@@ -52,13 +51,13 @@ HEADLINES: dict[str, tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]] = {
 }
 
 
-def headline(relation: str, rows: pd.DataFrame) -> str:
-    """The markdown headline of `relation` from the rows its query returned."""
+def headline_frame(relation: str, rows: pd.DataFrame) -> pd.DataFrame:
+    """The headline of `relation`, formatted, from the rows its query returned."""
     _, formatter = HEADLINES[relation]
-    return fmt.markdown(formatter(rows))
+    return formatter(rows)
 
 
-def read_headlines(con: duckdb.DuckDBPyConnection, relations: Iterable[str]) -> dict[str, str]:
-    """The markdown headline of each of `relations` that has one (queried through `con`)."""
-    return {relation: headline(relation, con.execute(HEADLINES[relation][0]).df())
+def read_headline_frames(con: duckdb.DuckDBPyConnection, relations: Iterable[str]) -> dict[str, pd.DataFrame]:
+    """The formatted headline rows of each of `relations` that has one (queried through `con`)."""
+    return {relation: headline_frame(relation, con.execute(HEADLINES[relation][0]).df())
             for relation in relations if relation in HEADLINES}
