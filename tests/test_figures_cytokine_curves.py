@@ -1,5 +1,6 @@
 """Cytokine kinetic curves (Park 2023 Fig. 4A, Extended Data Fig. 2) render to PNG bytes from
-the analysis table, including groups too small to fit and empty inputs."""
+the analysis table, including groups too small to fit and empty inputs, within the largest figure
+size, with legends that count samples (and their subjects)."""
 
 import io
 
@@ -7,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.image import imread
+from PIL import Image
 
-from dagster_project.figures.cytokine_curves import cytokine_curves_png
+from dagster_project.figures.cytokine_curves import curve_label, cytokine_curves_png
+from dagster_project.figures.render import MAX_HEIGHT_PX, MAX_WIDTH_PX, png_size
 from dagster_project.lib.analysis.cytokine_curves import cytokine_curves
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -60,3 +63,24 @@ def test_empty_inputs_still_render():
     res = _serum().iloc[0:0]
     curves = cytokine_curves(res, _endpoints())
     _decode(cytokine_curves_png(res, curves))
+
+
+def test_legend_counts_samples_and_subjects():
+    res, ep = _serum(), _endpoints()
+    curves = cytokine_curves(res, ep)
+    for group, subjects in (("all", "ABCDEFGH"), ("ICANS 0-2", "ABCDEF"), ("ICANS 3-4", "GH")):
+        curve = curves[(curves["analyte"] == "IL6") & (curves["group"] == group) & (curves["status"] == "ok")]
+        samples = res[(res["analyte"] == "IL6") & res["subject_id"].isin(list(subjects))]
+        n, k = len(samples), len(subjects)  # 10 sampled days per subject: n counts samples, not subjects
+        assert curve_label(group, curve) == f"{group} (n = {n} samples, {k} subjects)"
+
+
+@pytest.mark.parametrize("groups", [("all",), ("ICANS 0-2", "ICANS 3-4")], ids=["fig4a", "ed_fig2"])
+def test_headline_panels_fit_the_maximum_size_at_their_dpi(groups):
+    res, ep = _serum(), _endpoints()
+    eight = pd.concat([res.assign(analyte=a) for a in ("IL6", "IFNG", "IL10", "IL2", "MCP1", "IL1RA", "TNFA", "IL8")])
+    curves = cytokine_curves(eight, ep)
+    png = cytokine_curves_png(eight, curves, groups=groups, endpoints=ep)
+    width, height = png_size(png)
+    assert width <= MAX_WIDTH_PX and height <= MAX_HEIGHT_PX
+    assert Image.open(io.BytesIO(png)).info["dpi"][0] == pytest.approx(100, abs=0.1)  # 2 rows of 4, not shrunk

@@ -1,4 +1,6 @@
-"""Wehrli 2022 Figs 1-3 (anakinra course) render to PNG bytes from hand-made mart / analysis rows."""
+"""Wehrli 2022 Figs 1-3 (anakinra course) render to PNG bytes from hand-made mart / analysis rows, within
+the largest figure size; the cytokine pairs carry Benjamini-Hochberg q-values and no p-value where a
+side is entirely censored."""
 
 import io
 
@@ -6,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from statsmodels.stats.multitest import multipletests
 
 from dagster_project.figures.intervention import (
     STEROID_BINS,
+    cytokine_pair_tests,
     cytokine_pairs_png,
     lab_grade_pies_png,
     paired_dots_png,
@@ -16,6 +20,8 @@ from dagster_project.figures.intervention import (
     swimmer_png,
     waterfall_png,
 )
+from dagster_project.figures.render import MAX_HEIGHT_PX, MAX_WIDTH_PX, format_p, png_size
+from schemas.analytes import CYTOKINE_CODES
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DPI = 40  # keep the tests light
@@ -131,3 +137,60 @@ def test_empty_inputs_render_placeholders():
 def test_png_carries_its_description():
     image = _png(swimmer_png(_daily(), _endpoints(), dpi=DPI))
     assert "dexamethasone-equivalent" in image.info.get("Description", "")
+
+
+def _every_cytokine_windows(censored_after: str = "IL6") -> pd.DataFrame:
+    """Before / after pairs of every cytokine of the contract (28 panels, as the asset draws), every
+    after value of ``censored_after`` below the LLOQ."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for analyte in CYTOKINE_CODES:
+        for s in SUBJECTS:
+            b = float(rng.uniform(5, 500))
+            censored = analyte == censored_after
+            a = 0.5 if censored else b * float(rng.uniform(0.1, 1.2))
+            rows.append({"subject_id": s, "measure": analyte, "kind": "cytokine", "unit": "pg/mL",
+                         "before_value": b, "after_value": a, "ratio": a / b, "status": "paired",
+                         "before_censoring": "none", "after_censoring": "below_lloq" if censored else "none",
+                         "substitution_rule": "lloq_half_uloq"})
+    return pd.DataFrame(rows)
+
+
+def _tests_of(windows: pd.DataFrame) -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    measures = list(dict.fromkeys(windows["measure"]))
+    return pd.DataFrame({"measure": measures, "p_value": rng.uniform(0.0005, 0.5, len(measures))})
+
+
+def _fits_at(png: bytes, dpi: int) -> None:
+    width, height = png_size(png)
+    assert width <= MAX_WIDTH_PX and height <= MAX_HEIGHT_PX
+    assert _png(png).info["dpi"][0] == pytest.approx(dpi, abs=0.1)  # laid out to fit, not shrunk
+
+
+def test_every_figure_fits_the_maximum_size_at_its_dpi():
+    w, t = _windows(), _tests()
+    _fits_at(swimmer_png(_daily(), _endpoints()), 120)
+    _fits_at(paired_dots_png(w, t), 120)
+    _fits_at(lab_grade_pies_png(_grades()), 120)
+    _fits_at(waterfall_png(w, _endpoints(), t), 120)
+    cyto = _every_cytokine_windows()
+    _fits_at(cytokine_pairs_png(cyto, _tests_of(cyto), _endpoints()), 100)
+    _fits_at(cytokine_pairs_png(cyto, _tests_of(cyto), _endpoints(), dpi=90), 90)  # as the asset draws it
+
+
+def test_cytokine_pairs_carry_bh_q_values_and_no_p_where_a_side_is_censored():
+    cyto = _every_cytokine_windows(censored_after="IL6")
+    tests = _tests_of(cyto)
+    shown = cytokine_pair_tests(cyto, tests, list(CYTOKINE_CODES))
+    assert shown.at["IL6", "text"] == "all after values below LLOQ: no test" and pd.isna(shown.at["IL6", "q_value"])
+    tested = tests[tests["measure"] != "IL6"]
+    expected = multipletests(tested["p_value"].to_numpy(), method="fdr_bh")[1]
+    np.testing.assert_allclose(shown.loc[tested["measure"], "q_value"].to_numpy(dtype=float), expected)
+    assert shown.at["IL8", "text"] == (f"{format_p(shown.at['IL8', 'p_value'])}, "
+                                       f"{format_p(shown.at['IL8', 'q_value'], 'q')}")
+    note = _png(cytokine_pairs_png(cyto, tests, _endpoints(), dpi=DPI)).info["Description"]
+    assert "Benjamini-Hochberg" in note and "over the 27 tests shown" in note and "1 panel." in note
+    # windows without censoring columns (older tables): every panel with a p keeps it
+    plain = cytokine_pair_tests(cyto.drop(columns=["before_censoring", "after_censoring"]), tests, ["IL6", "IL8"])
+    assert plain["no_test"].isna().all()

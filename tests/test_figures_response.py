@@ -1,4 +1,5 @@
-"""Best response figure (Park 2023 Fig 3A / ED Fig 1A) renders to PNG bytes with its footnote."""
+"""Best response figure (Park 2023 Fig 3A / ED Fig 1A) renders to PNG bytes with its footnote, within
+the largest figure size."""
 
 import io
 
@@ -6,6 +7,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from dagster_project.figures.render import MAX_HEIGHT_PX, MAX_WIDTH_PX, png_size
 from dagster_project.figures.response import best_response_counts, best_response_figure, response_note
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -66,3 +68,12 @@ def test_unknown_response_raises():
     df.loc[0, "best_response_d100"] = None
     with pytest.raises(ValueError, match="best_response_d100"):
         best_response_figure(df, dpi=DPI)
+
+
+@pytest.mark.parametrize("products", [2, 8], ids=["side_by_side", "one_panel_per_row"])
+def test_response_figure_fits_the_maximum_size_at_its_dpi(products):
+    df = _endpoints().assign(car_t_product=[f"product-{k % products}" for k in range(8)])
+    png = best_response_figure(df)
+    width, height = png_size(png)
+    assert width <= MAX_WIDTH_PX and height <= MAX_HEIGHT_PX
+    assert Image.open(io.BytesIO(png)).info["dpi"][0] == pytest.approx(120, abs=0.1)  # not shrunk to fit

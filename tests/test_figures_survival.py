@@ -1,5 +1,6 @@
 """Kaplan-Meier figures (Park 2023 Fig 3B/C / ED Fig 1B/C) render to PNG bytes with the
-number-at-risk table and the footnote."""
+number-at-risk table and the footnote, within the largest figure size, each group in the legend
+with its subjects and a one-subject group drawn over the others."""
 
 import io
 
@@ -8,7 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from dagster_project.figures.survival import km_figure, km_note, number_at_risk
+from dagster_project.figures.render import MAX_HEIGHT_PX, MAX_WIDTH_PX, png_size
+from dagster_project.figures.survival import km_figure, km_groups, km_note, number_at_risk
 from dagster_project.lib.analysis.survival import build_km_tables
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -64,3 +66,32 @@ def test_km_note_names_the_event():
     assert "progression or death" in km_note("PFS", p_value=0.0004)
     assert "Log-rank p < 0.001" in km_note("PFS", p_value=0.0004)
     assert "Log-rank p = 0.20" in km_note("PFS", p_value=0.1967)
+
+
+def _with_one_fl_subject():
+    """LBCL 5, MCL 3 and FL 1 subject (censored at 16 months, under MCL's line at survival 1)."""
+    one = pd.DataFrame({"subject_id": ["S8"], "disease": ["FL"], "os_days": [500], "os_event": [False],
+                        "pfs_days": [500], "pfs_event": [0]})
+    return pd.concat([_endpoints(), one], ignore_index=True)
+
+
+def test_km_legend_names_each_group_with_its_subjects():
+    curves, _, _ = build_km_tables(_with_one_fl_subject())
+    rows = curves[(curves.endpoint == "OS") & (curves.group_by == "disease")]
+    groups = km_groups(rows, "disease").set_index("name")
+    assert groups["label"].tolist() == ["FL (n = 1 subject)", "LBCL (n = 5 subjects)", "MCL (n = 3 subjects)"]
+    # distinct colours and line styles; the smallest group drawn last (on top), narrowest, with markers
+    assert groups["color"].is_unique and groups["linestyle"].is_unique
+    assert groups["zorder"].idxmax() == "FL" and groups["zorder"].idxmin() == "LBCL"
+    assert groups["linewidth"].idxmin() == "FL" and groups.loc["FL", "small"]
+    overall = km_groups(curves[(curves.endpoint == "OS") & (curves.group_by == "overall")], "overall")
+    assert overall["label"].tolist() == ["All (n = 9 subjects)"] and not overall["small"].any()
+
+
+@pytest.mark.parametrize("group_by", ["overall", "disease"])
+def test_km_figure_fits_the_maximum_size_at_its_dpi(group_by):
+    curves, _, tests = build_km_tables(_with_one_fl_subject())
+    png = km_figure(curves, "OS", group_by, p_value=tests.set_index("endpoint").loc["OS", "p_value"])
+    width, height = png_size(png)
+    assert width <= MAX_WIDTH_PX and height <= MAX_HEIGHT_PX
+    assert Image.open(io.BytesIO(png)).info["dpi"][0] == pytest.approx(150, abs=0.1)  # not shrunk to fit

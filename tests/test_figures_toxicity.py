@@ -1,4 +1,5 @@
-"""Park 2023 Figure 2 (CRS / ICANS rates) renders to PNG bytes from hand-made agg_toxicity_rates rows."""
+"""Park 2023 Figure 2 (CRS / ICANS rates) renders to PNG bytes from hand-made agg_toxicity_rates rows,
+within the largest figure size."""
 
 import io
 
@@ -6,6 +7,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from dagster_project.figures.render import MAX_HEIGHT_PX, MAX_WIDTH_PX, png_size
 from dagster_project.figures.toxicity import (
     grade_distribution,
     toxicity_note,
@@ -23,9 +25,9 @@ MAX_GRADES = {
 }
 
 
-def _rates() -> pd.DataFrame:
+def _rates(max_grades: dict = MAX_GRADES) -> pd.DataFrame:
     rows = []
-    for tox, by_product in MAX_GRADES.items():
+    for tox, by_product in max_grades.items():
         groups = [("overall", "all", sum(by_product.values(), []))]
         groups += [("car_t_product", p, g) for p, g in by_product.items()]
         for group_by, value, grades in groups:
@@ -83,3 +85,13 @@ def test_by_disease_and_bad_input():
     with pytest.raises(ValueError, match="lack columns"):
         toxicity_rates_figure(rates.drop(columns=["ci_low_pct"]), dpi=DPI)
     _png(toxicity_rates_figure(rates, group_by="disease", dpi=DPI))  # no disease rows: All only
+
+
+@pytest.mark.parametrize("products", [2, 6], ids=["two_products", "six_products"])
+def test_figure_fits_the_maximum_size_at_its_dpi(products):
+    names = [f"product-{k}" for k in range(products)]
+    grades = {tox: {name: by_product["axi-cel"] for name in names} for tox, by_product in MAX_GRADES.items()}
+    png = toxicity_rates_figure(_rates(grades))
+    width, height = png_size(png)
+    assert width <= MAX_WIDTH_PX and height <= MAX_HEIGHT_PX
+    assert Image.open(io.BytesIO(png)).info["dpi"][0] == pytest.approx(120, abs=0.1)  # not shrunk to fit

@@ -24,16 +24,23 @@ FIGURES: tuple[tuple[str, str], ...] = (
     # defs/analysis/survival.py
     ("km_os_overall", "Overall survival, Kaplan-Meier with 95% CI (Park 2023 Fig 3B)."),
     ("km_pfs_overall", "Progression-free survival, Kaplan-Meier with 95% CI (Park 2023 Fig 3C)."),
-    ("km_os_by_disease", "Overall survival by disease, Kaplan-Meier with 95% CI and log-rank p."),
-    ("km_pfs_by_disease", "Progression-free survival by disease, Kaplan-Meier with 95% CI and log-rank p."),
+    ("km_os_by_disease",
+     "Overall survival by disease, Kaplan-Meier with 95% CI and log-rank p; the legend gives each disease's "
+     "subjects, smaller groups are drawn on top with markers."),
+    ("km_pfs_by_disease",
+     "Progression-free survival by disease, Kaplan-Meier with 95% CI and log-rank p; the legend gives each "
+     "disease's subjects, smaller groups are drawn on top with markers."),
     # defs/analysis/cytokine_curves.py
     ("serum_cytokines_all",
-     "Serum cytokines over time, all infused subjects: LOESS line with dashed 95% band (Park 2023 Fig 4A)."),
+     "Serum cytokines over time, all infused subjects: LOESS line with dashed 95% band; n = samples fitted "
+     "and their subjects (Park 2023 Fig 4A)."),
     ("serum_cytokines_by_icans",
-     "Serum cytokines by adjudicated ICANS max grade 0-2 vs 3-4 (Park 2023 ED Fig 2)."),
+     "Serum cytokines by adjudicated ICANS max grade 0-2 vs 3-4; n = samples fitted and their subjects "
+     "(Park 2023 ED Fig 2)."),
     # defs/analysis/csf_pre_post.py
     ("csf_pre_post",
-     "CSF before vs after infusion, partially matched Wilcoxon p-values (Park 2023 Fig 4B/C)."),
+     "CSF before vs after infusion, partially matched Wilcoxon p-values with Benjamini-Hochberg q-values over "
+     "the panels tested; no p-value where every pre or every post value is censored (Park 2023 Fig 4B/C)."),
     # defs/analysis/intervention.py
     ("anakinra_swimmer",
      "Clinical course of the subjects with an anakinra course (Wehrli 2022 Fig 1): adjudicated daily CRS "
@@ -50,7 +57,8 @@ FIGURES: tuple[tuple[str, str], ...] = (
      "alive, light red deceased (Wehrli 2022 Fig 2D/E)."),
     ("anakinra_cytokines",
      "Serum cytokines, latest sample on study days 1-2 before the first dose vs earliest on days 2-8 "
-     "after the last, ratio paired t-test (Wehrli 2022 Fig 3)."),
+     "after the last, ratio paired t-test with Benjamini-Hochberg q-values over the cytokines tested; no "
+     "p-value where every before or every after value is censored (Wehrli 2022 Fig 3)."),
 )
 CAPTIONS: dict[str, str] = dict(FIGURES)
 STEMS: tuple[str, ...] = tuple(CAPTIONS)

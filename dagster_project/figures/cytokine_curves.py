@@ -4,7 +4,8 @@ biomarker mart and ``analysis.cytokine_curves`` (no Dagster, no DuckDB).
 :func:`cytokine_curves_png`: serum (or CSF) analytes over study days, one panel per analyte,
 samples as points, the LOESS fit of ``analysis.cytokine_curves`` as a solid line and its
 pointwise 95% band as dashed lines, on a log10 axis: ``groups=("all",)`` draws Park 2023
-Fig. 4A (orange line), ``groups=("ICANS 0-2", "ICANS 3-4")`` Extended Data Fig. 2.
+Fig. 4A (orange line), ``groups=("ICANS 0-2", "ICANS 3-4")`` Extended Data Fig. 2. Each line's
+legend gives the samples it was fitted to and their subjects (:func:`curve_label`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pandas as pd
 
 from dagster_project.figures.render import POINT_GREY, empty_panel, note_below, panel_grid, tight_png, unit_of
 
-__all__ = ["GROUP_COLORS", "cytokine_curves_png"]
+__all__ = ["GROUP_COLORS", "curve_label", "cytokine_curves_png"]
 
 GROUP_COLORS = {"all": "#E69F00", "ICANS 0-2": "#0072B2", "ICANS 3-4": "#D55E00"}
 
@@ -27,6 +28,21 @@ def _subject_groups(endpoints: pd.DataFrame | None) -> pd.Series | None:
     return endpoints.set_index("subject_id")["icans_max_grade"].map(icans_group)
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def curve_label(group: str, curve: pd.DataFrame) -> str:
+    """The legend entry of one group's curve rows: 'all (n = 312 samples, 27 subjects)'. n is
+    ``n_obs``, the samples the LOESS was fitted to (several per subject), with ``n_subjects``
+    when the rows have it."""
+    first = curve.iloc[0]
+    counts = _plural(int(first["n_obs"]), "sample")
+    if "n_subjects" in curve.columns and pd.notna(first["n_subjects"]):
+        counts += f", {_plural(int(first['n_subjects']), 'subject')}"
+    return f"{group} (n = {counts})"
+
+
 def cytokine_curves_png(
     results: pd.DataFrame,
     curves: pd.DataFrame,
@@ -37,7 +53,7 @@ def cytokine_curves_png(
     endpoints: pd.DataFrame | None = None,
     ncols: int = 4,
     title: str | None = None,
-    dpi: int = 120,
+    dpi: int = 100,
 ) -> bytes:
     """Kinetic curves of ``specimen`` analytes, one panel each (PNG bytes).
 
@@ -57,7 +73,7 @@ def cytokine_curves_png(
         & (results["analysis_value"] > 0)
     ]
     subject_group = _subject_groups(endpoints)
-    fig, axes = panel_grid(len(analytes), ncols, (3.2, 2.6))
+    fig, axes = panel_grid(len(analytes), ncols, (2.65, 2.55), dpi=dpi)
     for ax, analyte in zip(axes, analytes):
         a_pts = pts[pts["analyte"] == analyte]
         colour_by_group = subject_group is not None and groups != ("all",)
@@ -78,10 +94,10 @@ def cytokine_curves_png(
             if ok.empty:
                 if len(c):
                     why = "too many samples for loess" if (c["status"] == "too_large").any() else "too few samples to fit"
-                    notes.append(f"{group}: {why} (n={int(c['n_obs'].iloc[0])})")
+                    notes.append(f"{group}: {why} (n = {_plural(int(c['n_obs'].iloc[0]), 'sample')})")
                 continue
             x = ok["study_day"].to_numpy(dtype=float)
-            label = f"{group} (n={int(ok['n_obs'].iloc[0])})"
+            label = curve_label(group, ok)
             ax.plot(x, np.power(10.0, ok["fit_log10"].to_numpy(dtype=float)), color=colour, lw=1.8, label=label)
             ax.plot(x, np.power(10.0, ok["ci_low_log10"].to_numpy(dtype=float)), color=colour, lw=1.0, ls="--")
             ax.plot(x, np.power(10.0, ok["ci_high_log10"].to_numpy(dtype=float)), color=colour, lw=1.0, ls="--")
@@ -94,12 +110,15 @@ def cytokine_curves_png(
         ax.set_xlabel("Study day", fontsize=7)
         ax.set_ylabel(analyte if unit is None else f"{analyte} ({unit})", fontsize=7)
         ax.tick_params(which="both", labelsize=6)
-        if len(groups) > 1 and ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=5, frameon=False, loc="upper right")
+        if ax.get_legend_handles_labels()[0]:
+            # under the axis, not over the points
+            ax.legend(fontsize=6, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), handlelength=1.5,
+                      borderaxespad=0)
     if not analytes:
         empty_panel(axes[0])
     rule = curves["substitution_rule"].dropna().unique() if "substitution_rule" in curves.columns else []
-    caption = "LOESS (span 0.75, degree 2) of log10 value; dashed: pointwise 95% CI"
+    caption = ("LOESS (span 0.75, degree 2) of log10 value; dashed: pointwise 95% CI; n: samples fitted "
+               "(several per subject) and their subjects")
     if len(rule):
         caption += f"; censored values by rule {', '.join(rule)}"
     note_below(fig, caption)

@@ -16,13 +16,16 @@ binning for display.
 - :func:`waterfall_png` -- Fig. 2D/E: percent change of CRP and ferritin per subject, dark red
   alive / light red deceased (``fct_subject_endpoints.os_event``).
 - :func:`cytokine_pairs_png` -- Fig. 3: serum cytokines before / after on a log axis with the
-  ratio paired t-test p-value, lines coloured by the peak adjudicated ICANS grade (3-4 red,
-  0-2 grey; the paper's response / no-response split of grade 3-4 is not derived here).
+  ratio paired t-test p-value and its Benjamini-Hochberg q-value over the cytokines tested (no
+  p-value where every before or every after value is censored: :func:`cytokine_pair_tests`),
+  lines coloured by the peak adjudicated ICANS grade (3-4 red, 0-2 grey; the paper's response /
+  no-response split of grade 3-4 is not derived here).
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -33,9 +36,12 @@ from matplotlib.patches import Patch, Rectangle
 from dagster_project.figures.render import (
     GRADE_COLORS,
     POINT_GREY,
+    censored_reason,
     despine,
     empty_panel,
     format_p,
+    label_tests,
+    multiplicity_note,
     note_below,
     panel_grid,
     png_bytes,
@@ -46,6 +52,7 @@ from dagster_project.figures.render import (
 __all__ = [
     "CRS_COLORS",
     "STEROID_BINS",
+    "cytokine_pair_tests",
     "cytokine_pairs_png",
     "lab_grade_pies_png",
     "paired_dots_png",
@@ -131,8 +138,8 @@ def swimmer_png(
 
     groups = sorted(set(product.values()))
     heights = [max(len([s for s in ids if product[s] == p]), 1) + 1.5 for p in groups] or [3]
-    fig = Figure(figsize=(11, 1.2 + 0.36 * sum(heights)))
-    grid = fig.add_gridspec(len(heights), 1, height_ratios=heights, hspace=0.35)
+    fig = Figure(figsize=(8.8, 1.4 + 0.36 * sum(heights)), layout="constrained")
+    grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
     if not ids:
         _empty(fig.add_subplot(grid[0]), "no subjects")
     xr = last_day + 2.5  # column of the peak ICANS square
@@ -183,8 +190,7 @@ def swimmer_png(
     ]
     handles += [Patch(facecolor=ICANS_COLORS[g], edgecolor="grey", lw=0.4, label=f"peak ICANS {g}")
                 for g in range(0, 5)]
-    fig.legend(handles=handles, loc="lower center", ncol=8, fontsize=6.5, frameon=False,
-               bbox_to_anchor=(0.5, -0.02 - 0.25 / max(sum(heights), 1)))
+    fig.legend(handles=handles, loc="outside lower center", ncol=6, fontsize=6.5, frameon=False)
     note = ("Adjudicated daily CRS grade (ASTCT 2019) and peak ICANS grade; steroids as "
             "dexamethasone-equivalent mg per day (grey); X tocilizumab, star anakinra; * deceased.")
     fig.suptitle(title or "Clinical course around anakinra", fontsize=11)
@@ -219,7 +225,7 @@ def paired_dots_png(
     dpi: int = 120,
 ) -> bytes:
     """Before / after dots joined per subject (Wehrli Fig. 2A/B), paired t-test p in each title."""
-    fig, axes = panel_grid(len(measures), len(measures), (3.0, 3.4))
+    fig, axes = panel_grid(len(measures), len(measures), (2.8, 3.2), dpi=dpi)
     for ax, measure in zip(axes, measures):
         pairs = _pairs(windows, measure)
         all_rows = windows[windows["measure"] == measure]
@@ -256,7 +262,7 @@ def lab_grade_pies_png(lab_grades: pd.DataFrame, *, dpi: int = 120) -> bytes:
     """Pies of the worst CTCAE v5.0 grade of ANC and PLT on days 21-28 after the last dose (Fig. 2C)."""
     tests = ("ANC", "PLT")
     names = {"ANC": "Neutropenia", "PLT": "Thrombocytopenia"}
-    fig, axes = panel_grid(len(tests), len(tests), (3.5, 3.4))
+    fig, axes = panel_grid(len(tests), len(tests), (3.5, 3.4), dpi=dpi)
     for ax, test in zip(axes, tests):
         rows = lab_grades[lab_grades["test"] == test]
         if rows.empty:
@@ -290,7 +296,7 @@ def waterfall_png(
 ) -> bytes:
     """Waterfalls of percent change per subject (Wehrli Fig. 2D/E), coloured alive / deceased."""
     dead = _deceased(endpoints)
-    fig, axes = panel_grid(len(measures), len(measures), (4.2, 3.4))
+    fig, axes = panel_grid(len(measures), len(measures), (4.2, 3.4), dpi=dpi)
     for ax, measure in zip(axes, measures):
         rows = windows[(windows["measure"] == measure) & windows["pct_change"].notna()]
         rows = rows.sort_values("pct_change", ascending=False, kind="mergesort")
@@ -311,7 +317,7 @@ def waterfall_png(
                      f"(n={len(rows)} of {total}{med})", fontsize=8)
         ax.tick_params(axis="y", labelsize=7)
     fig.legend(handles=[Patch(color=ALIVE, label="alive"), Patch(color=DECEASED, label="deceased")],
-               loc="upper right", fontsize=7, frameon=False)
+               loc="outside right upper", fontsize=7, frameon=False)
     return tight_png(fig, dpi, "Percent change, 48 h before the first vs 48 h after the last anakinra dose",
                      name="waterfall", description="Wehrli Fig 2D/E")
 
@@ -320,16 +326,30 @@ def waterfall_png(
 # Fig. 3
 
 
+def cytokine_pair_tests(windows: pd.DataFrame, tests: pd.DataFrame | None, analytes: list[str]) -> pd.DataFrame:
+    """What each panel of :func:`cytokine_pairs_png` says about its test, indexed by analyte:
+    ``p_value`` (of ``analysis.intervention_tests``), ``no_test`` (every before or every after
+    value of the pairs censored, from ``before_censoring`` / ``after_censoring``: no p shown),
+    ``q_value`` (Benjamini-Hochberg over the panels that show a p-value) and ``text``."""
+    no_test = []
+    for analyte in analytes:
+        pairs = _pairs(windows, analyte)
+        forms = {side: pairs[f"{side}_censoring"] for side in ("before", "after") if f"{side}_censoring" in pairs}
+        no_test.append(censored_reason(forms) if len(forms) == 2 and len(pairs) else None)
+    return label_tests(analytes, [_p_value(_test_row(tests, a)) for a in analytes], no_test)
+
+
 def cytokine_pairs_png(
     windows: pd.DataFrame,
     tests: pd.DataFrame | None = None,
     endpoints: pd.DataFrame | None = None,
     *,
     analytes: list[str] | None = None,
-    ncols: int = 7,
-    dpi: int = 120,
+    ncols: int = 6,
+    dpi: int = 100,
 ) -> bytes:
-    """Serum cytokines before / after per subject on a log axis, ratio paired t-test p (Fig. 3).
+    """Serum cytokines before / after per subject on a log axis, ratio paired t-test p and its
+    Benjamini-Hochberg q over the cytokines tested (:func:`cytokine_pair_tests`; Fig. 3).
 
     ``analytes`` defaults to every cytokine measure of ``windows``. With ``endpoints``
     (subject_id, icans_max_grade) lines are red for peak ICANS 3-4 and grey for 0-2.
@@ -340,7 +360,8 @@ def cytokine_pairs_png(
     peak = {}
     if endpoints is not None and "icans_max_grade" in endpoints.columns:
         peak = dict(zip(endpoints["subject_id"], endpoints["icans_max_grade"]))
-    fig, axes = panel_grid(len(analytes), ncols, (1.9, 2.3), extra_height=0.6)
+    shown = cytokine_pair_tests(cyto, tests, analytes)
+    fig, axes = panel_grid(len(analytes), ncols, (1.75, 2.15), dpi=dpi)
     for ax, analyte in zip(axes, analytes):
         pairs = _pairs(cyto, analyte)
         if pairs.empty:
@@ -351,8 +372,8 @@ def cytokine_pairs_png(
             colour = ICANS_HIGH if g is not None and not pd.isna(g) and int(g) >= 3 else ICANS_LOW
             ax.plot([0, 1], [r.before_value, r.after_value], color=colour, lw=0.8, marker="o", ms=3)
         ax.set_yscale("log")
-        p = _p_value(_test_row(tests, analyte))
-        ax.set_title(f"{analyte}\n{format_p(p)} (n={len(pairs)})", fontsize=7)
+        text = textwrap.fill(shown.at[analyte, "text"], 24)
+        ax.set_title(f"{analyte} (n={len(pairs)})\n{text}", fontsize=7)
         ax.set_xticks([0, 1], ["before", "after"], fontsize=6)
         ax.set_xlim(-0.35, 1.35)
         ax.tick_params(axis="y", which="both", labelsize=5)
@@ -360,7 +381,15 @@ def cytokine_pairs_png(
         _empty(axes[0], "no cytokine pairs")
     rules = cyto["substitution_rule"].dropna().unique() if "substitution_rule" in cyto.columns else []
     note = ("Serum, pg/mL: latest sample on study days 1-2 before the first dose vs earliest on days 2-8 "
-            "after the last; ratio paired t-test (t-test on log values). Red: peak ICANS 3-4; grey: 0-2.")
+            "after the last; ratio paired t-test (t-test on log values); n: subjects with a pair. "
+            "Red: peak ICANS 3-4; grey: 0-2.")
+    multiplicity = multiplicity_note(int(shown["q_value"].notna().sum()))
+    if multiplicity:
+        note += f" {multiplicity}."
+    untested = int(shown["no_test"].notna().sum())
+    if untested:
+        note += (f" No test where every before or every after value is censored (LLOQ/2 substitute or ULOQ): "
+                 f"{untested} panel{'s' if untested != 1 else ''}.")
     if len(rules):
         note += f" Censored values by rule {', '.join(map(str, rules))}."
     note_below(fig, note, fontsize=6.5, wrap=True)

@@ -21,7 +21,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from dagster_project.figures.render import GROUP_LABELS, MISSING_LABEL, despine, footnoted_png, percent_axis, stack_legend
+from dagster_project.figures.render import (
+    GROUP_LABELS,
+    MAX_WIDTH_PX,
+    MISSING_LABEL,
+    despine,
+    footnoted_png,
+    percent_axis,
+    stack_legend,
+)
 from schemas.vocabulary import RESPONSES
 
 __all__ = [
@@ -101,7 +109,7 @@ def best_response_figure(
     fold_ne_into_pd: bool = False,
     include_overall: bool = True,
     title: str = "Best response by day 100",
-    dpi: int = 150,
+    dpi: int = 120,
 ) -> bytes:
     """100% stacked bars of best response by day 100, one panel per grouping, as PNG bytes.
 
@@ -130,8 +138,14 @@ def best_response_figure(
         panels.append((g, counts))
 
     widths = [max(len(c), 1) + 0.6 for _, c in panels]
-    fig = Figure(figsize=(2.2 + 1.1 * sum(widths), 5.6))
-    axes = fig.subplots(1, len(panels), sharey=True, gridspec_kw={"width_ratios": widths})
+    # panels side by side while they fit at ~0.7 in per bar, else one per row
+    per_row = 2.2 + 0.7 * sum(widths) <= MAX_WIDTH_PX / dpi - 0.2
+    width = min(MAX_WIDTH_PX / dpi - 0.2, 2.2 + 0.7 * (sum(widths) if per_row else max(widths)))
+    fig = Figure(figsize=(width, 5.0 if per_row else 4.2 * len(panels)), layout="constrained")
+    if per_row:
+        axes = fig.subplots(1, len(panels), sharey=True, gridspec_kw={"width_ratios": widths})
+    else:
+        axes = fig.subplots(len(panels), 1)
     axes = np.atleast_1d(axes)
     for ax, (g, counts) in zip(axes, panels):
         x = np.arange(len(counts))
@@ -159,6 +173,7 @@ def best_response_figure(
         percent_axis(ax)
         ax.set_title(GROUP_LABELS.get(g, g), fontsize=10)
         despine(ax)
-    axes[0].set_ylabel("Patients (%)")
+    for ax in axes if not per_row else axes[:1]:
+        ax.set_ylabel("Patients (%)")
     stack_legend(fig, axes[0], "Best response")
-    return footnoted_png(fig, dpi, title, note, left=0.09, right=0.84, top=0.86, bottom=0.22, wspace=0.15)
+    return footnoted_png(fig, dpi, title, note)

@@ -7,8 +7,8 @@ adjudicated maximum grades in the toxicity window with exact (Clopper-Pearson) 9
 (derivations.md, "Adjudicated vs derived grades", "Proportions"). Nothing is recomputed here
 except the stacking of the per-grade percentages.
 
-- :func:`toxicity_rates_figure` -- panel A: overall any-grade and grade >= 3 rates of CRS and
-  ICANS with their 95% CI; panels B and C: per CAR T-cell product (and all subjects), the
+- :func:`toxicity_rates_figure` -- panel A (left): overall any-grade and grade >= 3 rates of CRS
+  and ICANS with their 95% CI; panels B over C (right): per CAR T-cell product (and all subjects), the
   max-grade distribution of CRS and of ICANS as stacked bars (grade 1 .. 5), the any-grade rate
   and n/N above every bar.
 - :func:`grade_distribution` -- the table behind panels B/C.
@@ -22,7 +22,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from dagster_project.figures.render import GRADE_COLORS, GROUP_LABELS, despine, footnoted_png, percent_axis, stack_legend
+from dagster_project.figures.render import (
+    GRADE_COLORS,
+    GROUP_LABELS,
+    MAX_WIDTH_PX,
+    despine,
+    footnoted_png,
+    percent_axis,
+    stack_legend,
+)
 from schemas.vocabulary import TOXICITIES
 
 __all__ = [
@@ -151,11 +159,11 @@ def _grade_panel(ax, table: pd.DataFrame, toxicity: str, letter: str, group_by: 
 def toxicity_rates_figure(rates: pd.DataFrame, group_by: str = "car_t_product",
                           first_day: int = 0, last_day: int = 30,
                           title: str = "Cytokine release syndrome and ICANS",
-                          dpi: int = 150) -> bytes:
+                          dpi: int = 120) -> bytes:
     """Park 2023 Figure 2 from ``agg_toxicity_rates`` rows, as PNG bytes.
 
-    Panel A: overall any-grade and grade >= 3 rates of CRS and ICANS with 95% CI whiskers and
-    n/N. Panels B (CRS) and C (ICANS): for all subjects and each value of ``group_by`` (default
+    Panel A (left): overall any-grade and grade >= 3 rates of CRS and ICANS with 95% CI whiskers
+    and n/N. Panels B (CRS, right) over C (ICANS): for all subjects and each value of ``group_by`` (default
     the CAR T-cell product), stacked bars of the max-grade percentages 1..5 with the any-grade
     rate and n/N on top. ``first_day``/``last_day`` only label the toxicity window in the
     footnote (the marts' vars toxicity_window_first_day/last_day).
@@ -166,12 +174,14 @@ def toxicity_rates_figure(rates: pd.DataFrame, group_by: str = "car_t_product",
     note = toxicity_note(first_day, last_day)
     tables = {tox: grade_distribution(rates, tox, group_by) for tox in TOXICITIES}
     n_bars = max(len(t) for t in tables.values())
-    widths = [2.6, n_bars + 0.8, n_bars + 0.8]
-    fig = Figure(figsize=(2.0 + 1.05 * sum(widths), 5.4))
-    axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": widths})
-    _overall_panel(axes[0], rates)
-    axes[1].set_ylabel("Patients (%)")
-    for ax, letter, tox in zip(axes[1:], ("B", "C"), TOXICITIES):
-        _grade_panel(ax, tables[tox], tox, letter, group_by)
-    stack_legend(fig, axes[1], "Max grade", fontsize=8)
-    return footnoted_png(fig, dpi, title, note, left=0.07, right=0.88, top=0.86, bottom=0.2, wspace=0.3)
+    # A on the left over both rows, B over C on the right: the figure grows down, not sideways
+    ratios = [max(2.6, 0.35 * (n_bars + 0.8)), n_bars + 0.8]  # A keeps room for its labels
+    width = min(MAX_WIDTH_PX / dpi - 0.2, 2.6 + 0.75 * sum(ratios))
+    fig = Figure(figsize=(width, 6.6), layout="constrained")
+    axes = fig.subplot_mosaic([["A", "B"], ["A", "C"]], width_ratios=ratios)
+    _overall_panel(axes["A"], rates)
+    for letter, tox in zip(("B", "C"), TOXICITIES):
+        _grade_panel(axes[letter], tables[tox], tox, letter, group_by)
+        axes[letter].set_ylabel("Patients (%)")
+    stack_legend(fig, axes["B"], "Max grade", fontsize=8)
+    return footnoted_png(fig, dpi, title, note)

@@ -4,7 +4,7 @@ import dagster as dg
 
 from dagster_project.defs.analysis.figure_metadata import figure_metadata
 from dagster_project.defs.table_metadata import table_metadata
-from dagster_project.figures.csf_pre_post import csf_pre_post_png
+from dagster_project.figures.csf_pre_post import csf_pre_post_png, panel_tests, panel_tests_note
 from dagster_project.lib.analysis.csf_pre_post import select_pre_post, summarize
 from dagster_project.lib.warehouse import read_table, replace_tables
 from dagster_project.settings import Settings
@@ -30,9 +30,10 @@ def csf_pre_post_asset(settings: Settings) -> dg.MaterializeResult:
     summary = summarize(selection, results)
     replace_tables(settings.db_path, "analysis", {"csf_pre_post": summary}, settings.duckdb_config())
     png = csf_pre_post_png(selection, summary)
+    tests = panel_tests_note(panel_tests(selection, summary))  # q over how many tests, panels without one
     return dg.MaterializeResult(
         metadata={
             **table_metadata(settings.db_path, [TABLE])[TABLE],
-            **figure_metadata(png, settings.figures_dir, "csf_pre_post"),
+            **figure_metadata(png, settings.figures_dir, "csf_pre_post", tests),
         }
     )

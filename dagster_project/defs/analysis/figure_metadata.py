@@ -1,5 +1,13 @@
-"""Turn a rendered figure into Dagster metadata: the PNG inline (the asset page shows it) with
-its catalogue caption, and the file it was saved to under data/figures/."""
+"""Turn a rendered figure into Dagster metadata: the PNG as a markdown image (a data URI) with
+its catalogue caption, and the file it was saved to under data/figures/.
+
+Dagster 1.13 has no image metadata type (``MetadataValue`` offers text, url, path, notebook,
+json, md, table, ...). Its UI renders a markdown value in place only when it is shorter than
+1,000 characters, which a PNG data URI never is; a longer one opens from "[Show Markdown]" in a
+pop-up at most 80% of the window wide, showing the image at its pixel size (the UI's markdown
+allows no raw HTML, so no width attribute). Hence one click, and figures no wider than
+``figures.render.MAX_WIDTH_PX`` so that they fit that pop-up.
+"""
 
 from __future__ import annotations
 

@@ -39,6 +39,7 @@ DEFAULT_CHEMISTRY = ("WBC", "PROTEIN")
 
 SELECTION_COLUMNS = [
     "subject_id", "analyte", "timepoint", "sample_id", "study_day", "collected_at", "analysis_value", "unit",
+    "censoring",
 ]
 COLUMNS = [
     "analyte",
@@ -80,8 +81,9 @@ def select_pre_post(results: pd.DataFrame, *, analytes: list[str] | None = None)
     """The pre and post CSF value of each subject x measure (:data:`SELECTION_COLUMNS`).
 
     ``results``: rows of ``marts.fct_biomarker_results`` (subject_id, specimen, analyte,
-    study_day, collected_at, analysis_value; sample_id and unit when present). Only
-    ``specimen == 'csf'`` rows with a study day and an analysis_value are used.
+    study_day, collected_at, analysis_value; sample_id, unit and censoring when present: the
+    figure says where every value of a side is censored). Only ``specimen == 'csf'`` rows with a
+    study day and an analysis_value are used.
     """
     csf = results[
         (results["specimen"] == "csf") & results["study_day"].notna() & results["analysis_value"].notna()
@@ -90,6 +92,7 @@ def select_pre_post(results: pd.DataFrame, *, analytes: list[str] | None = None)
     csf = csf.assign(
         sample_id=csf["sample_id"] if "sample_id" in csf.columns else None,
         unit=csf["unit"] if "unit" in csf.columns else None,
+        censoring=csf["censoring"] if "censoring" in csf.columns else None,
         collected_at=pd.to_datetime(csf["collected_at"]),
         study_day=csf["study_day"].astype(int),
     )
