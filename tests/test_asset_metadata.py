@@ -133,7 +133,8 @@ def test_marts_and_analysis_tables_have_headlines(materialized):
                 "analysis/intervention_tests"]
     for name in expected:
         headline = materialized[dg.AssetKey(name.split("/"))]["headline"].value
-        assert _markdown_header(headline), (name, headline)
+        # a table with columns, or none at all where the analysis has no rows (no anakinra course)
+        assert _markdown_header(headline) or not headline.records, (name, headline)
     consort = dict(r[:2] for r in _markdown_rows(materialized[dg.AssetKey(["marts", "agg_consort"])]["headline"].value))
     assert consort["enrolled"] == "34" and consort["infused"] == "31"
     response = _markdown_rows(materialized[dg.AssetKey(["marts", "agg_response_rates"])]["headline"].value)

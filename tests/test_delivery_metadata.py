@@ -77,4 +77,4 @@ def test_quarantine_lists_the_quarantined_rows_with_file_rule_and_value(run):
         for number in conflict["row_numbers"]:
             assert "conflicting_duplicate" in {r["rule"] for r in at(conflict["file_name"], number)}, conflict
     # the counts by rule are still there
-    assert "identical_duplicate" in metadata["by_rule"]
+    assert "identical_duplicate" in {record.data["rule"] for record in metadata["by_rule"].records}
