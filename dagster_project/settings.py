@@ -43,11 +43,15 @@ DEFAULTS: dict[str, str] = {
     "WAREHOUSE_CTCAE_LLN_PLT": f"{DEFAULT_LLN['PLT']:g}",
 }
 
-# The Dagster instance: no telemetry leaves the machine; failed runs are retried (a locked
-# DuckDB file is the usual cause); run history is kept in DAGSTER_HOME.
+# The Dagster instance: no telemetry leaves the machine; one run at a time (DuckDB has one
+# writer: a run the sensor starts while one launched from the UI is going waits in the queue
+# instead of fighting it for the file); failed runs are retried (a locked DuckDB file is the
+# usual cause); run history is kept in DAGSTER_HOME.
 DAGSTER_INSTANCE_YAML = """\
 telemetry:
   enabled: false
+run_queue:
+  max_concurrent_runs: 1
 run_retries:
   enabled: true
   max_retries: 2
