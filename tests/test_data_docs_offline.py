@@ -15,16 +15,13 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-import psutil
 import pytest
 
-from dagster_dev import is_alive
+from headless_chromium import CHROMEDRIVER, CHROMIUM, headless_chromium
 from dagster_project.lib.quality.gx_runner import GxFolders
 from test_gx_suites import COHORT, VALID, check
 from schemas import gx_suites as S
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 TABLE = "marts.agg_consort"
 SUITE = S.suite_name(TABLE)
 needs_browser = pytest.mark.skipif(
@@ -103,35 +100,11 @@ def test_no_page_loads_anything_remote(docs):
 def browser(tmp_path_factory):
     """Headless Chromium whose host names all fail to resolve, with every http(s) URL blocked
     (DevTools), and a log of each request the page makes."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    root = tmp_path_factory.mktemp("chromium")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1600,1000", "--host-resolver-rules=MAP * ~NOTFOUND",
-                f"--user-data-dir={root / 'profile'}"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    service = Service(executable_path=str(CHROMEDRIVER), log_output=str(root / "chromedriver.log"))
-    driver = webdriver.Chrome(service=service, options=options)
-    driver.set_page_load_timeout(30)
-    driver.execute_cdp_cmd("Network.enable", {})
-    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["http://*", "https://*", "ws://*", "wss://*"]})
-    driver_proc = psutil.Process(service.process.pid)
-    try:
+    with headless_chromium(tmp_path_factory.mktemp("chromium"), window="1600,1000", page_load_timeout=30,
+                           extra_flags=["--host-resolver-rules=MAP * ~NOTFOUND"], request_log=True) as driver:
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["http://*", "https://*", "ws://*", "wss://*"]})
         yield driver
-    finally:
-        spawned = [driver_proc, *driver_proc.children(recursive=True)]  # chromedriver, chromium and its helpers
-        driver.quit()
-        _, alive = psutil.wait_procs(spawned, timeout=15)
-        for proc in alive:
-            proc.kill()
-        _, alive = psutil.wait_procs(alive, timeout=5)
-        left = [p for p in alive if is_alive(p)]
-        assert not left, f"browser processes left behind: {left}"
 
 
 def _requests(driver) -> list[str]:

@@ -2,12 +2,10 @@
 the largest figure size; the cytokine pairs carry Benjamini-Hochberg q-values and no p-value where a
 side is entirely censored."""
 
-import io
 
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 from statsmodels.stats.multitest import multipletests
 
 from dagster_project.figures.intervention import (
@@ -23,17 +21,10 @@ from dagster_project.figures.intervention import (
 from dagster_project.figures.render import MAX_HEIGHT_PX, MAX_WIDTH_PX, format_p, png_size
 from schemas.analytes import CYTOKINE_CODES
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+from png_image import png_image as _png
+
 DPI = 40  # keep the tests light
 SUBJECTS = ["A1", "A2", "A3", "T1", "T2"]
-
-
-def _png(data: bytes) -> Image.Image:
-    assert isinstance(data, bytes) and data.startswith(PNG_SIGNATURE)
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    assert image.format == "PNG" and image.width > 100 and image.height > 100
-    return image
 
 
 def _endpoints() -> pd.DataFrame:

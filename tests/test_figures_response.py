@@ -10,7 +10,8 @@ from PIL import Image
 from dagster_project.figures.render import MAX_HEIGHT_PX, MAX_WIDTH_PX, png_size
 from dagster_project.figures.response import best_response_counts, best_response_figure, response_note
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+from png_image import png_image as _png
+
 DPI = 40  # keep the tests light
 
 
@@ -21,14 +22,6 @@ def _endpoints():
         "disease": ["LBCL"] * 5 + ["MCL"] * 3,
         "best_response_d100": ["CR", "CR", "PR", "NE", "PD", "CR", "SD", "PR"],
     })
-
-
-def _png(data: bytes) -> Image.Image:
-    assert isinstance(data, bytes) and data.startswith(PNG_SIGNATURE)
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    assert image.format == "PNG" and image.width > 100 and image.height > 100
-    return image
 
 
 def test_response_figure_renders_with_note_in_png():

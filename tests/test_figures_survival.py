@@ -13,7 +13,8 @@ from dagster_project.figures.render import MAX_HEIGHT_PX, MAX_WIDTH_PX, png_size
 from dagster_project.figures.survival import km_figure, km_groups, km_note, number_at_risk
 from dagster_project.lib.analysis.survival import build_km_tables
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+from png_image import png_image as _png
+
 DPI = 40  # keep the tests light
 
 
@@ -27,14 +28,6 @@ def _endpoints():
         "pfs_days": [400, 380, 150, 47, 60, 500, 100, 90],
         "pfs_event": [0, 0, 1, 1, 1, 0, 1, 0],
     })
-
-
-def _png(data: bytes) -> Image.Image:
-    assert isinstance(data, bytes) and data.startswith(PNG_SIGNATURE)
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    assert image.format == "PNG" and image.width > 100 and image.height > 100
-    return image
 
 
 @pytest.mark.parametrize("endpoint,group_by", [("OS", "overall"), ("PFS", "disease")])

@@ -14,7 +14,8 @@ from dagster_project.figures.toxicity import (
     toxicity_rates_figure,
 )
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+from png_image import png_image as _png
+
 DPI = 40  # keep the tests light
 
 # Max grades of 6 infused subjects: axi-cel 4 (CRS 0,1,2,3; ICANS 0,0,3,1), tisa-cel 2 (CRS 1,1;
@@ -41,14 +42,6 @@ def _rates(max_grades: dict = MAX_GRADES) -> pd.DataFrame:
                              "pct": pct, "ci_low_pct": max(pct - 20, 0.0),
                              "ci_high_pct": min(pct + 20, 100.0)})
     return pd.DataFrame(rows)
-
-
-def _png(data: bytes) -> Image.Image:
-    assert isinstance(data, bytes) and data.startswith(PNG_SIGNATURE)
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    assert image.format == "PNG" and image.width > 100 and image.height > 100
-    return image
 
 
 def test_figure_renders_with_note_in_png():

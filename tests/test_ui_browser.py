@@ -25,9 +25,8 @@ import pytest
 
 from conftest import generate_cohort, warehouse_env
 from dagster_dev import REPO, DagsterDev, is_alive
+from headless_chromium import CHROMEDRIVER, CHROMIUM, headless_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOTS = REPO / "data" / "screenshots"
 
 INGEST_ASSET = "raw/toxicity_assessments"
@@ -128,31 +127,9 @@ def ui(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(ui):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     _, root, _, _ = ui
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1920,1080", f"--user-data-dir={root / 'chromium_profile'}"):
-        options.add_argument(arg)
-    service = Service(executable_path=str(CHROMEDRIVER), log_output=str(root / "chromedriver.log"))
-    driver = webdriver.Chrome(service=service, options=options)
-    driver.set_page_load_timeout(60)
-    driver_proc = psutil.Process(service.process.pid)
-    try:
+    with headless_chromium(root) as driver:
         yield driver
-    finally:
-        spawned = [driver_proc, *driver_proc.children(recursive=True)]  # chromedriver, chromium and its helpers
-        driver.quit()
-        _, alive = psutil.wait_procs(spawned, timeout=15)
-        for proc in alive:
-            proc.kill()
-        _, alive = psutil.wait_procs(alive, timeout=5)
-        left = [p for p in alive if is_alive(p)]  # a zombie has exited, only not been reaped yet
-        assert not left, f"browser processes left behind: {left}"
 
 
 def _wait(driver, condition, timeout: float, what: str, page_dump: Path):
