@@ -21,14 +21,13 @@ import csv
 import inspect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import great_expectations.expectations as gxe
 import pandas as pd
-import yaml
 from great_expectations.expectations.row_conditions import Column, Condition
 
+from schemas.dbt_vars import window
 from schemas.analytes import CYTOKINE_CODES
 from schemas.clinical import CAR_T_PRODUCTS, DISEASES, ICE_SCORE_RANGE, O2_DEVICES, SEXES
 from schemas.gx_tables import CHECKED_TABLES
@@ -52,27 +51,17 @@ from schemas.vocabulary import (
 
 Expectation = gxe.Expectation
 
-DBT_PROJECT_FILE = Path(__file__).resolve().parents[1] / "dbt" / "dbt_project.yml"
-
 UNIT_CONVERSIONS_SEED = Path(__file__).resolve().parents[1] / "dbt" / "seeds" / "unit_conversions.csv"
 SEED_CYTOKINE = "CYTOKINE"  # the seed's stand-in for every cytokine code
 
 
 
-@cache
-def dbt_vars() -> dict:
-    """The vars of the dbt project (the daily grid, the toxicity window)."""
-    return yaml.safe_load(DBT_PROJECT_FILE.read_text())["vars"]
-
-
 def daily_grid() -> tuple[int, int]:
-    v = dbt_vars()
-    return int(v["daily_grid_first_day"]), int(v["daily_grid_last_day"])
+    return window("daily_grid")
 
 
 def toxicity_window() -> tuple[int, int]:
-    v = dbt_vars()
-    return int(v["toxicity_window_first_day"]), int(v["toxicity_window_last_day"])
+    return window("toxicity_window")
 
 
 @dataclass(frozen=True)
