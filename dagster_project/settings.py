@@ -21,6 +21,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
 
+from schemas.contract import SOURCES
+from schemas.study import valid_study_id
+from schemas.vocabulary import STUDY_ID_PATTERN
 from stats.ctcae import DEFAULT_LLN
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +37,8 @@ DEFAULTS: dict[str, str] = {
     "WAREHOUSE_SERVING_DB_PATH": "data/serving.duckdb",
     "DAGSTER_HOME": "data/dagster_home",
     "WAREHOUSE_SITE_TIMEZONE": "UTC",
+    # The study of the contract deliveries directly under the landing folder (<landing>/<source>/).
+    "WAREHOUSE_DEFAULT_STUDY": "default",
     # DuckDB's memory ceiling for dbt and the pipeline's own writers. DuckDB's default is 80% of
     # RAM: a serving copy of a 100,000-subject warehouse held 8.5 GiB before it was written out.
     "WAREHOUSE_DUCKDB_MEMORY_LIMIT": "2GB",
@@ -89,6 +94,7 @@ class Settings(dg.ConfigurableResource):
     serving_db_path: str
     dagster_home: str = ""
     site_timezone: str = DEFAULTS["WAREHOUSE_SITE_TIMEZONE"]
+    default_study: str = DEFAULTS["WAREHOUSE_DEFAULT_STUDY"]
     duckdb_memory_limit: str = DEFAULTS["WAREHOUSE_DUCKDB_MEMORY_LIMIT"]
     loess_max_points: int = int(DEFAULTS["WAREHOUSE_LOESS_MAX_POINTS"])
     ctcae_lln_anc: float = DEFAULT_LLN["ANC"]
@@ -105,7 +111,12 @@ class Settings(dg.ConfigurableResource):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"WAREHOUSE_SITE_TIMEZONE must be an IANA time zone such as Europe/Paris, "
                              f"got {zone!r}") from exc
+        study = _text(env, "WAREHOUSE_DEFAULT_STUDY")
+        if not valid_study_id(study) or study in SOURCES:
+            raise ValueError(f"WAREHOUSE_DEFAULT_STUDY must match {STUDY_ID_PATTERN} and not be a source name, "
+                             f"got {study!r}")
         values = {
+            "default_study": study,
             "landing_dir": _absolute(_text(env, "WAREHOUSE_LANDING_DIR")),
             "db_path": _absolute(_text(env, "WAREHOUSE_DB_PATH")),
             "serving_db_path": _absolute(_text(env, "WAREHOUSE_SERVING_DB_PATH")),
@@ -183,6 +194,7 @@ class Settings(dg.ConfigurableResource):
             "WAREHOUSE_DB_PATH": self.db_path,
             "WAREHOUSE_SERVING_DB_PATH": self.serving_db_path,
             "WAREHOUSE_SITE_TIMEZONE": self.site_timezone,
+            "WAREHOUSE_DEFAULT_STUDY": self.default_study,
             "WAREHOUSE_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "WAREHOUSE_LOESS_MAX_POINTS": str(self.loess_max_points),
             "WAREHOUSE_CTCAE_LLN_ANC": f"{self.ctcae_lln_anc:g}",

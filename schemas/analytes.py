@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 
-# The Bio-Plex Pro human 27-plex panel plus the CAR T markers, in the contract's order.
+# The Bio-Plex Pro human 27-plex panel plus the CAR T markers, in the contract's order, then the
+# markers contract v2 adds (studies-and-inputs.md); a study may declare more in its study.yml.
 CYTOKINE_CODES: tuple[str, ...] = (
     "IL1B", "IL1RA", "IL2", "IL4", "IL5", "IL6", "IL7", "IL8", "IL9", "IL10", "IL12P70",
     "IL13", "IL15", "IL17A", "IFNG", "TNFA", "GMCSF", "GCSF", "MCP1", "MIP1A", "MIP1B",
     "IP10", "EOTAXIN", "FGFB", "PDGFBB", "RANTES", "VEGF", "SIL2RA",
+    "IL18", "IL18BP", "IL1A", "CXCL9", "SGP130", "SIL6R", "STNFR1", "STNFR2", "GRANZYMEB", "PERFORIN",
 )
 
 # Greek letters and their spelled-out names collapse to the Latin initial used by the codes.
@@ -43,14 +45,24 @@ _SYNONYMS = {
 _CODES = frozenset(CYTOKINE_CODES)
 
 
-def normalize_analyte(spelling: str | None) -> str | None:
-    """Return the contract code for a lab's spelling, or None when it does not map."""
+def normalize_analyte(spelling: str | None, study_synonyms: dict[str, str] | None = None) -> str | None:
+    """Return the contract code for a lab's spelling, or None when it does not map.
+
+    `study_synonyms` (StudyConfig.analyte_synonyms: spelling key -> code) are the spellings a
+    study declares; they are looked up before the Greek-letter rule, so a declared `MIP-alpha`
+    wins over the rule (which would read it as MIPA, no code)."""
     if spelling is None:
         return None
     text = spelling.strip().upper()
+    declared = study_synonyms or {}
+    plain = re.sub(r"[^A-Z0-9]", "", text)
+    if plain in declared:
+        return declared[plain]
     for greek, latin in _GREEK.items():
         text = text.replace(greek.upper(), latin)
     key = re.sub(r"[^A-Z0-9]", "", text)
+    if key in declared:
+        return declared[key]
     if key in _CODES:
         return key
     return _SYNONYMS.get(key)

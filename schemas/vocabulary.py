@@ -16,9 +16,18 @@ GRADES = (MIN_GRADE, MAX_GRADE)
 
 # ---- agg_toxicity_rates -----------------------------------------------------------------------
 
-# The toxicities; fct_subject_endpoints holds each one's adjudicated max grade in
+# The graded toxicities; fct_subject_endpoints holds each one's adjudicated max grade in
 # `<toxicity lower-case>_max_grade` (crs_max_grade, icans_max_grade).
 TOXICITIES = ("CRS", "ICANS")
+# IEC-HS, the HLH-like syndrome ("carHLH"): present or absent, no grade required
+# (studies-and-inputs.md). toxicity_summaries and agg_toxicity_rates take all three.
+PRESENCE_TOXICITY = "IEC-HS"
+SUMMARY_TOXICITIES = (*TOXICITIES, PRESENCE_TOXICITY)
+
+# Toxicity grading criteria; the first is the default (a study's first listed is its primary,
+# the one fct_subject_endpoints reports).
+TOXICITY_CRITERIA = ("ASTCT2019", "Lee2014", "CTCAE5")
+DEFAULT_TOXICITY_CRITERIA = TOXICITY_CRITERIA[0]
 
 # grade_category -> (lowest, highest) max grade it counts; None = no upper bound.
 # any = max grade >= 1, severe = >= 3, grade_k = exactly k.
@@ -52,10 +61,19 @@ def in_grade_category(grade, category: str):
 # assessment on study days 1..100) is not ranked. The source contract's `response` values
 # (schemas.clinical.RESPONSES) and fct_subject_endpoints.best_response_d100 alike.
 RESPONSES = ("CR", "PR", "SD", "PD", "NE")
+# Response criteria (studies-and-inputs.md); ALL-MRD qualifies a CR with `mrd`.
+RESPONSE_CRITERIA = ("Lugano2014", "ALL-MRD", "IMWG2016", "iwCLL2018")
+MRD_STATUSES = ("negative", "positive")
 
 # measure -> the best responses it counts: ORR = CR or PR, then each response on its own.
 RESPONSE_MEASURES: dict[str, tuple[str, ...]] = {"ORR": ("CR", "PR"), **{r: (r,) for r in RESPONSES}}
 MEASURES = tuple(RESPONSE_MEASURES)
+
+# ---- studies ----------------------------------------------------------------------------------
+
+# A study's time mode: calendar dates, or study days only (de-identified exports).
+TIME_MODES = ("calendar", "relative")
+STUDY_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,39}$"
 
 # ---- rate tables: groupings -------------------------------------------------------------------
 

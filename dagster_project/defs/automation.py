@@ -16,9 +16,9 @@ import json
 import dagster as dg
 
 from dagster_project.lib.ingest.landing import new_deliveries
+from dagster_project.lib.ingest.studies import read_landing
 from dagster_project.lib.serving.publish import published_deliveries
 from dagster_project.settings import Settings
-from schemas.contract import SOURCES
 
 # A step that fails (e.g. "Could not set lock on file") is tried again up to 3 times, 15 s apart.
 STEP_RETRY = dg.RetryPolicy(max_retries=3, delay=15, backoff=dg.Backoff.LINEAR)
@@ -40,7 +40,8 @@ warehouse_refresh = dg.define_asset_job(
 )
 def landing_folder_sensor(context: dg.SensorEvaluationContext, settings: Settings):
     known = json.loads(context.cursor) if context.cursor else {}
-    state, new = new_deliveries(settings.landing, SOURCES, known, loaded=published_deliveries(settings.serving_file))
+    folders = read_landing(settings.landing, settings.default_study).delivery_folders()
+    state, new = new_deliveries(settings.landing, folders, known, loaded=published_deliveries(settings.serving_file))
     context.update_cursor(json.dumps(state))
     if not new:
         return dg.SkipReason("no new delivery")

@@ -17,13 +17,15 @@ import pandas as pd
 
 from dagster_project.defs.stages import INGEST
 from dagster_project.lib.ingest.load import load_source
-from dagster_project.lib.ingest.landing import unknown_folders
+from dagster_project.lib.ingest.studies import read_landing
+from dagster_project.lib.ingest.store import record_studies
 from dagster_project.defs.table_metadata import frame_table
 from dagster_project.lib.ingest.store import VALUE_CHARS, ensure_tables, latest_deliveries, latest_quarantined
 from dagster_project.settings import Settings
 from schemas.contract import SOURCES, Source
 
 ACCOUNTING_CHECK = "rows_accounted"
+STUDIES_KEY = dg.AssetKey(["raw", "studies"])
 
 _ACCOUNTING_SQL = """
 select count(*) filter (where status <> 'duplicate') as deliveries,
@@ -80,12 +82,14 @@ def _ingest_asset(source: Source) -> dg.AssetsDefinition:
         ],
         metadata={"dagster/column_schema": column_schema(source), "natural_key": ", ".join(source.natural_key)},
         retry_policy=dg.RetryPolicy(max_retries=3, delay=5),
-        # Rows of every other source must name a known subject, so subjects load first.
-        deps=[] if source.name == "subjects" else [dg.AssetKey(["raw", "subjects"])],
+        # Rows of every other source must name a known subject, so subjects load first (and
+        # register the foreign files, lib/ingest/load.py).
+        deps=[STUDIES_KEY] if source.name == "subjects" else [dg.AssetKey(["raw", "subjects"])],
     )
     def ingest(context: dg.AssetExecutionContext, settings: Settings):
+        landing = read_landing(settings.landing, settings.default_study)
         with duckdb.connect(settings.db_path, config=settings.duckdb_config()) as con:
-            outcomes = load_source(con, source, settings.landing)
+            outcomes = load_source(con, source, landing)
             totals = accounting(con, source.name)
             table_rows = con.execute(f'select count(*) from raw."{source.name}"').fetchone()[0]
         for o in outcomes:
@@ -119,18 +123,45 @@ def _ingest_asset(source: Source) -> dg.AssetsDefinition:
     return ingest
 
 
-ingest_assets = [_ingest_asset(source) for source in SOURCES.values()]
+@dg.asset(
+    key=STUDIES_KEY,
+    group_name=INGEST,
+    kinds={"duckdb", "pydantic"},
+    description="raw.studies: every study of the landing folder (studies-and-inputs.md) with the settings of "
+    "its study.yml, validated by `schemas.study.StudyConfig`; a study whose file does not validate is "
+    "`invalid`, with the error naming the file and the key, and its deliveries wait in the landing folder.",
+)
+def studies(context: dg.AssetExecutionContext, settings: Settings):
+    landing = read_landing(settings.landing, settings.default_study)
+    with duckdb.connect(settings.db_path, config=settings.duckdb_config()) as con:
+        record_studies(con, landing)
+    for problem in landing.invalid:
+        context.log.error(f"study {problem.study_id} not loaded: {problem.message}")
+    if landing.unknown:
+        context.log.warning(f"not read (neither a source, a study nor an adapter format): {list(landing.unknown)}")
+    return dg.MaterializeResult(metadata={
+        "studies": frame_table(pd.DataFrame(
+            [(s.study_id, s.config.title, s.config.time_mode, s.study_file or "(none)", "valid", "") for s in landing.studies]
+            + [(p.study_id, None, None, p.study_file, "invalid", p.message) for p in landing.invalid],
+            columns=["study", "title", "time mode", "study file", "status", "error"])),
+        "invalid_studies": len(landing.invalid),
+        "not_read": ", ".join(landing.unknown) or "none",
+    })
+
+
+ingest_assets = [studies, *(_ingest_asset(source) for source in SOURCES.values())]
 
 
 _INGEST_KEYS = [a.key for a in ingest_assets]
 
 
 _DELIVERY_COLUMNS = {
-    "file_name": "file", "received_at": "received (UTC)", "status": "status", "rows_delivered": "delivered",
+    "study_id": "study", "file_name": "file", "received_at": "received (UTC)", "status": "status", "rows_delivered": "delivered",
     "rows_accepted": "accepted", "rows_quarantined": "quarantined", "message": "message",
 }
 _QUARANTINE_COLUMNS = {
-    "file_name": "file", "row_number": "row", "column_name": "column", "rule": "rule", "value": "value",
+    "study_id": "study", "file_name": "file", "row_number": "row", "locator": "where", "column_name": "column",
+    "rule": "rule", "value": "value",
 }
 
 
@@ -164,9 +195,9 @@ def delivery_log(context: dg.AssetExecutionContext, settings: Settings):
         rules = con.execute("select rule, count(*) from raw.quarantine group by all order by 2 desc").fetchall()
         deliveries = latest_deliveries(con)
         quarantined = latest_quarantined(con)
-    unknown = unknown_folders(settings.landing, set(SOURCES))
+    unknown = list(read_landing(settings.landing, settings.default_study).unknown)
     if unknown:
-        context.log.warning(f"folders in the landing folder that are not a source (not ingested): {unknown}")
+        context.log.warning(f"not read (neither a source, a study nor an adapter format): {unknown}")
     yield dg.MaterializeResult(
         asset_key=["raw", "deliveries"],
         metadata={

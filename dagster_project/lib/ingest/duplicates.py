@@ -87,7 +87,7 @@ def _ascii_normalized_codes(values: pd.Series, col: str) -> np.ndarray:
 
 def split_duplicates(accepted: pd.DataFrame, source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (kept rows, quarantine rows with QUARANTINE_COLUMNS)."""
-    key = list(source.natural_key)
+    key = list(source.key_columns)
     norm = normalized_codes(accepted, source.columns)
     identical = norm.duplicated(keep="first")
     distinct = norm[~identical]
@@ -102,7 +102,8 @@ def split_duplicates(accepted: pd.DataFrame, source: Source) -> tuple[pd.DataFra
                 "row_number": rows["_row_number"].to_numpy(),
                 "column_name": None,
                 "rule": rule,
-                "value": [", ".join(f"{c}={r[c]}" for c in key) for _, r in rows[key].iterrows()],
+                # The key's given columns (a study gives a date or a study day, not both).
+                "value": [", ".join(f"{c}={r[c]}" for c in key if not pd.isna(r[c])) for _, r in rows[key].iterrows()],
             }
         )
 

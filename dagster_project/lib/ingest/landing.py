@@ -1,4 +1,5 @@
-"""The landing folder: `<landing>/<source>/<delivery file>` (sources.md, "Where files land")."""
+"""Delivery files of the landing folder (sources.md, "Where files land"; the studies and their
+folders: lib/ingest/studies.py)."""
 
 from __future__ import annotations
 
@@ -27,12 +28,11 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def delivery_paths(landing_dir: Path, source: str) -> list[Path]:
-    """The files of `<landing>/<source>/` that are deliveries, by name: the one scan the ingest
-    assets and the landing sensor share. Names starting with "." are uploads in progress (rsync,
-    scp temp files): not yet a delivery. Any other name is one, whatever its suffix: one that is
-    not CSV or Parquet, or a symlink, is rejected by the reader with a message, not ignored."""
-    folder = landing_dir / source
+def delivery_paths(folder: Path) -> list[Path]:
+    """The files of a delivery folder (`<landing>/[<study>/]<source or format>/`), by name: the one
+    scan the ingest assets and the landing sensor share. Names starting with "." are uploads in
+    progress (rsync, scp temp files): not yet a delivery. Any other name is one, whatever its
+    suffix: one the reader cannot read, or a symlink, is rejected with a message, not ignored."""
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir()
@@ -47,10 +47,11 @@ def delivery_identity(path: Path) -> tuple[str, os.stat_result]:
     return sha256_of(path), path.stat()
 
 
-def list_deliveries(landing_dir: Path, source: str) -> list[Delivery]:
-    """Every delivery file of a source, in arrival order: modification time, then name."""
+def list_deliveries(landing_dir: Path, source: str, folder: Path | None = None) -> list[Delivery]:
+    """Every delivery file of a folder (default `<landing>/<source>`), in arrival order:
+    modification time, then name; file names relative to the landing folder."""
     found = []
-    for path in delivery_paths(landing_dir, source):
+    for path in delivery_paths(folder if folder is not None else landing_dir / source):
         digest, stat = delivery_identity(path)
         found.append(
             Delivery(
@@ -65,7 +66,7 @@ def list_deliveries(landing_dir: Path, source: str) -> list[Delivery]:
     return sorted(found, key=lambda d: (d.received_at, d.file_name))
 
 
-def new_deliveries(landing_dir: Path, sources: Iterable[str], known: dict[str, list],
+def new_deliveries(landing_dir: Path, folders: Iterable[Path], known: dict[str, list],
                    loaded: Iterable[str] = ()) -> tuple[dict[str, list], dict[str, str]]:
     """What arrived since `known` (the landing sensor's cursor) and is not among `loaded` (the
     sha256s the warehouse already recorded): (state, {new sha256: file name}), where state maps
@@ -74,8 +75,8 @@ def new_deliveries(landing_dir: Path, sources: Iterable[str], known: dict[str, l
     state: dict[str, list] = {}
     new: dict[str, str] = {}
     seen = {v[2] for v in known.values()} | set(loaded)
-    for source in sources:
-        for path in delivery_paths(landing_dir, source):
+    for folder in folders:
+        for path in delivery_paths(folder):
             name = path.relative_to(landing_dir).as_posix()
             stat = path.lstat()
             before = known.get(name)
@@ -88,9 +89,3 @@ def new_deliveries(landing_dir: Path, sources: Iterable[str], known: dict[str, l
                 new.setdefault(digest, name)
     return state, dict(sorted(new.items()))
 
-
-def unknown_folders(landing_dir: Path, known: set[str]) -> list[str]:
-    """Folders under the landing folder that are not a contract source: reported, not ingested."""
-    if not landing_dir.is_dir():
-        return []
-    return sorted(p.name for p in landing_dir.iterdir() if p.is_dir() and p.name not in known)

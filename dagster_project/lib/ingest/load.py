@@ -1,8 +1,13 @@
-"""Load every new delivery of one source: read, validate, split duplicates, store.
+"""Load every new delivery of one source, study by study: read, validate, split duplicates, store.
 
 A delivery already recorded (same bytes and name) is skipped, so running the load again, or
 after a crash, changes nothing that was committed. The same bytes under another name are
 recorded as a `duplicate` and change nothing else (sources.md).
+
+Each study's deliveries are validated by its own schema (its time mode and declared
+vocabularies, Source.schema_for) and checked against its own subjects: a subject is
+(study, subject_id). Foreign files (`<study>/mapped/`) are read by their adapter into contract
+rows, which then take the same path; see `_load_foreign`.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ import pandas as pd
 
 from dagster_project.lib.ingest import store
 from dagster_project.lib.ingest.duplicates import split_duplicates
-from dagster_project.lib.ingest.landing import Delivery, list_deliveries
-from dagster_project.lib.ingest.reader import DeliveryRejected, read_delivery
+from dagster_project.lib.ingest.landing import Delivery, list_deliveries, sha256_of
+from dagster_project.lib.ingest.reader import TEXT, DeliveryRejected, read_delivery
+from dagster_project.lib.ingest.studies import Landing, Study
 from dagster_project.lib.ingest.validation import QUARANTINE_COLUMNS, validate
 from schemas.contract import SOURCES, Source
 
@@ -82,12 +88,13 @@ class KnownSubjects:
         return pd.Series(dates[self._positions(subject_ids)], index=subject_ids.index)  # -1: the NaT appended
 
 
-def known_subjects(con: duckdb.DuckDBPyConnection) -> KnownSubjects:
-    """Subject id -> enrollment date (latest delivered version) of every accepted subjects row."""
+def known_subjects(con: duckdb.DuckDBPyConnection, study_id: str) -> KnownSubjects:
+    """Subject id -> enrollment date (latest delivered version) of every accepted subjects row of a study."""
     store.ensure_tables(con, SOURCES["subjects"])
     latest = con.execute(
         """select subject_id, arg_max(enrolled_on, (_received_at, _file_name, _row_number)) as enrolled_on
-           from raw.subjects group by subject_id"""
+           from raw.subjects where _study_id = ? group by subject_id""",
+        [study_id],
     ).df()
     ids = latest["subject_id"].astype(object)
     enrolled = pd.to_datetime(latest["enrolled_on"], errors="coerce").to_numpy()
@@ -141,9 +148,11 @@ def _rows_outside_a_subject(
 
 
 def load_delivery(
-    con: duckdb.DuckDBPyConnection, source: Source, delivery: Delivery, subjects: KnownSubjects | None = None
+    con: duckdb.DuckDBPyConnection, source: Source, delivery: Delivery, subjects: KnownSubjects | None = None,
+    study: Study | None = None,
 ) -> DeliveryOutcome:
     common = dict(
+        study_id=study.study_id if study else "default",
         sha256=delivery.sha256, file_name=delivery.file_name, received_at=delivery.received_at,
         size_bytes=delivery.size_bytes, loaded_at=_now(),
     )
@@ -161,7 +170,7 @@ def load_delivery(
                                0, rejected.rows_delivered, str(rejected),
                                seconds_read=t1 - t0, seconds_store=time.perf_counter() - t1)
     t1 = time.perf_counter()
-    validated = validate(frame, source)
+    validated = _validate(frame, source, study)
     kept, duplicate_rows = split_duplicates(validated.accepted, source)
     orphans = pd.DataFrame(columns=QUARANTINE_COLUMNS)
     if subjects is not None:
@@ -184,11 +193,32 @@ def load_delivery(
                            seconds_store=time.perf_counter() - t2)
 
 
-def load_source(con: duckdb.DuckDBPyConnection, source: Source, landing_dir: Path) -> list[DeliveryOutcome]:
-    """Load the source's deliveries that are not yet recorded, in arrival order."""
+def _validate(frame: pd.DataFrame, source: Source, study: Study | None):
+    if study is None:
+        return validate(frame, source)
+    return validate(frame, source, source.schema_for(**study.vocabulary), study.config.analyte_synonyms())
+
+
+def load_source(con: duckdb.DuckDBPyConnection, source: Source, landing: Landing | Path) -> list[DeliveryOutcome]:
+    """Load the source's deliveries that are not yet recorded, study by study, in arrival order.
+    `landing`: the studies of the landing folder (a bare path: its default study only, as read by
+    read_landing with the default id)."""
+    from dagster_project.lib.ingest.studies import read_landing
+
+    if isinstance(landing, Path):
+        landing = read_landing(landing, "default")
     store.ensure_tables(con, source)
-    subjects = None if source.name == "subjects" else known_subjects(con)
-    recorded = store.seen(con, source.name)
+    outcomes = []
+    for study in landing.studies:
+        outcomes += _load_study_source(con, source, study, landing.root)
+        outcomes += _load_foreign(con, source, study, landing.root)
+    return outcomes
+
+
+def _load_study_source(con: duckdb.DuckDBPyConnection, source: Source, study: Study, landing_dir: Path
+                       ) -> list[DeliveryOutcome]:
+    subjects = None if source.name == "subjects" else known_subjects(con, study.study_id)
+    recorded = store.seen(con, source.name, study.study_id)
     done = set(zip(recorded["delivery_sha256"], recorded["file_name"]))
     first = {
         sha: (name, rows)
@@ -196,20 +226,142 @@ def load_source(con: duckdb.DuckDBPyConnection, source: Source, landing_dir: Pat
         if status != "duplicate"
     }
     outcomes = []
-    for delivery in list_deliveries(landing_dir, source.name):
+    for delivery in list_deliveries(landing_dir, source.name, study.source_folder(source.name)):
         if (delivery.sha256, delivery.file_name) in done:
             continue
         if delivery.sha256 in first:
             original, rows = first[delivery.sha256]
             message = f"same bytes as {original}: its rows are loaded once, from there"
             store.write_delivery(
-                con, source, sha256=delivery.sha256, file_name=delivery.file_name,
+                con, source, study_id=study.study_id, sha256=delivery.sha256, file_name=delivery.file_name,
                 received_at=delivery.received_at, size_bytes=delivery.size_bytes, status="duplicate",
                 rows_delivered=rows, accepted=None, quarantine=None, message=message, loaded_at=_now(),
             )
             outcomes.append(DeliveryOutcome(delivery.file_name, delivery.sha256, "duplicate", rows, 0, 0, message))
             continue
-        outcome = load_delivery(con, source, delivery, subjects)
+        outcome = load_delivery(con, source, delivery, subjects, study)
         first[delivery.sha256] = (delivery.file_name, outcome.rows_delivered)
         outcomes.append(outcome)
     return outcomes
+
+
+# ---- foreign files (adapters) -------------------------------------------------------------------
+# A foreign file feeds several sources. The `subjects` asset (which every other ingest asset
+# follows) registers each new foreign file: a raw.deliveries row for its subjects part, with the
+# sources the file feeds in `message`, or the file's rejection (a mapping that does not fit it, a
+# file its reader cannot open) with the reason; each other source's asset then loads its own part.
+# A rejection is recorded with the digest of the mapping it was read with: when the mapping
+# changes, the file is read again (the rejection replaced); a file loaded stays as loaded.
+
+MAPPED = "mapped"
+
+
+def _foreign_log(con: duckdb.DuckDBPyConnection, study_id: str) -> pd.DataFrame:
+    return con.execute(
+        """select delivery_sha256, file_name, source, status, feeds, reader_sha256
+           from raw.deliveries where study_id = ? and adapter is not null""",
+        [study_id],
+    ).df()
+
+
+def _mapped_part(mapped, source: Source) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(text frame in read_delivery's shape + _file_row, _locator; out-of-scope rows; adapter
+    quarantine rows) of one source's part of a mapped file. `_row_number` numbers the part's
+    records (several records may share a file row); `_file_row` is the file's row."""
+    rows = mapped.rows.get(source.name)
+    rows = rows.reset_index(drop=True) if rows is not None else pd.DataFrame(columns=["_row_number", "_locator"])
+    frame = pd.DataFrame(index=rows.index)
+    for name in source.columns:
+        values = rows[name] if name in rows else pd.Series(pd.NA, index=rows.index)
+        frame[name] = values.astype(object).where(values.notna(), None).astype(TEXT)
+    frame["_extra"] = None
+    frame["_row_number"] = np.arange(1, len(rows) + 1, dtype="int64")
+    frame["_file_row"] = rows["_row_number"].astype("int64").to_numpy() if len(rows) else np.array([], "int64")
+    frame["_locator"] = rows["_locator"].astype(object).to_numpy() if len(rows) else np.array([], object)
+    out = mapped.out_of_scope
+    out = out[out["source"] == source.name][["row_number", "locator", "reason"]]
+    quarantined = mapped.quarantine
+    quarantined = quarantined[quarantined["source"] == source.name]
+    return frame, out, quarantined
+
+
+def _load_foreign(con: duckdb.DuckDBPyConnection, source: Source, study: Study, landing_dir: Path
+                  ) -> list[DeliveryOutcome]:
+    from dagster_project.lib.adapters.mapped import MappingError, load_mapping, read_mapped
+
+    files = list_deliveries(landing_dir, MAPPED, study.folder / MAPPED)
+    if not files:
+        return []
+    adapter = study.config.adapters.mapped
+    mapping_path = study.folder / adapter.mapping if adapter else None
+    reader_sha = sha256_of(mapping_path) if mapping_path and mapping_path.is_file() else None
+    log = _foreign_log(con, study.study_id)
+    outcomes = []
+    for delivery in files:
+        mine = log[(log["delivery_sha256"] == delivery.sha256) & (log["file_name"] == delivery.file_name)]
+        if (mine["source"] == source.name).any() and not (
+            source.name == "subjects" and (mine["status"] == "rejected").any()
+            and (mine["reader_sha256"] != reader_sha).all()):
+            continue  # this part is recorded (a rejection is read again under a changed mapping)
+        registered = mine[(mine["source"] == "subjects") & (mine["status"] == "loaded")]
+        if source.name != "subjects":
+            if registered.empty or source.name not in str(registered["feeds"].iloc[0]).split(","):
+                continue  # not registered (rejected, or subjects not yet run) or not fed by this file
+        common = dict(study_id=study.study_id, sha256=delivery.sha256, file_name=delivery.file_name,
+                      received_at=delivery.received_at, size_bytes=delivery.size_bytes, loaded_at=_now(),
+                      adapter=MAPPED)
+        t0 = time.perf_counter()
+        try:
+            if mapping_path is None:
+                raise MappingError(f"{study.study_file or study.study_id}: adapters.mapped: the study names no "
+                                   f"mapping, so {delivery.file_name} cannot be read")
+            mapped = read_mapped(delivery.path, delivery.file_name, load_mapping(mapping_path),
+                                 mapping_path.relative_to(landing_dir).as_posix())
+        except (MappingError, DeliveryRejected, OSError, ValueError) as exc:
+            if source.name == "subjects":
+                store.write_delivery(con, source, status="rejected", rows_delivered=0, accepted=None,
+                                     quarantine=None, message=str(exc), reader_sha256=reader_sha, **common)
+                outcomes.append(DeliveryOutcome(delivery.file_name, delivery.sha256, "rejected", 0, 0, 0, str(exc)))
+            continue
+        fed = sorted({*mapped.rows, *mapped.out_of_scope["source"], *mapped.quarantine["source"]})
+        frame, out, adapter_quarantine = _mapped_part(mapped, source)
+        t1 = time.perf_counter()
+        outcome = _load_foreign_part(con, source, study, frame, out, adapter_quarantine, common, mapped.data_rows,
+                                     feeds=fed if source.name == "subjects" else None, reader_sha256=reader_sha)
+        outcomes.append(outcome.__class__(**{**outcome.__dict__, "seconds_read": t1 - t0}))
+    return outcomes
+
+
+def _load_foreign_part(con, source: Source, study: Study, frame: pd.DataFrame, out: pd.DataFrame,
+                       adapter_quarantine: pd.DataFrame, common: dict, data_rows: int,
+                       feeds: list[str] | None, reader_sha256: str | None) -> DeliveryOutcome:
+    t1 = time.perf_counter()
+    subjects = None if source.name == "subjects" else known_subjects(con, study.study_id)
+    validated = _validate(frame, source, study)
+    kept, duplicate_rows = split_duplicates(validated.accepted, source)
+    orphans = pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    if subjects is not None:
+        kept, orphans = _rows_outside_a_subject(kept, subjects, source)
+    file_row = dict(zip(frame["_row_number"], frame["_file_row"]))
+    locator = dict(zip(frame["_row_number"], frame["_locator"]))
+    quarantine = pd.concat(
+        [q for q in (validated.quarantine, duplicate_rows, orphans) if len(q)]
+        or [pd.DataFrame(columns=QUARANTINE_COLUMNS)], ignore_index=True,
+    )
+    n_records = len(frame) + len(out) + len(adapter_quarantine)
+    n_quarantined = int(quarantine["row_number"].nunique()) + len(adapter_quarantine)
+    # Shown and stored by the file's own row and locator, never the part's record numbers.
+    quarantine = quarantine.assign(locator=quarantine["row_number"].map(locator),
+                                   row_number=quarantine["row_number"].map(file_row))
+    if len(adapter_quarantine):
+        quarantine = pd.concat([quarantine, adapter_quarantine[["row_number", "locator", "column_name", "rule", "value"]]],
+                               ignore_index=True)
+    kept = kept.assign(_row_number=kept["_row_number"].map(file_row).astype("int64"))
+    message = f"read by mapping; feeds {', '.join(feeds)}" if feeds is not None else None
+    t2 = time.perf_counter()
+    store.write_delivery(con, source, status="loaded", rows_delivered=n_records, accepted=kept,
+                         quarantine=quarantine, message=message, n_quarantined=n_quarantined,
+                         out_of_scope=out, data_rows=data_rows, reader_sha256=reader_sha256,
+                         feeds=",".join(feeds) if feeds is not None else None, **common)
+    return DeliveryOutcome(common["file_name"], common["sha256"], "loaded", n_records, len(kept), n_quarantined,
+                           message, seconds_validate=t2 - t1, seconds_store=time.perf_counter() - t2)

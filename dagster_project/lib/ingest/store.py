@@ -1,10 +1,13 @@
 """The ingest tables in the warehouse file (schema `raw`), written one delivery per transaction.
 
-raw.<source>     accepted rows of every delivery, with the delivery's sha256, file name, row number
-                 and times; superseding by later deliveries is resolved in dbt staging, so the
-                 superseded rows stay here for the audit trail
+raw.<source>     accepted rows of every delivery, with the study, the delivery's sha256, file name,
+                 row number and times; superseding by later deliveries is resolved in dbt
+                 staging, so the superseded rows stay here for the audit trail
 raw.quarantine   one row per rejected row x broken rule
-raw.deliveries   one row per delivery file seen (loaded, duplicate or rejected)
+raw.deliveries   one row per delivery file seen (loaded, duplicate or rejected); a foreign file
+                 (an adapter's) has one row per contract source it feeds
+raw.out_of_scope one row per record of a foreign file that feeds no contract row, with the reason
+raw.studies      one row per study found in the landing folder, with its settings or its error
 
 A delivery's rows, its quarantine rows and its log row are committed together, so a crash
 leaves either all of a delivery or none of it, and the next run simply loads it again.
@@ -27,6 +30,7 @@ from schemas.contract import Source
 
 DELIVERY_LOG_DDL = """
 create table if not exists raw.deliveries (
+    study_id varchar not null,
     delivery_sha256 varchar not null,
     source varchar not null,
     file_name varchar not null,
@@ -37,11 +41,17 @@ create table if not exists raw.deliveries (
     rows_accepted bigint not null,
     rows_quarantined bigint not null,
     message varchar,
-    loaded_at timestamp not null
+    loaded_at timestamp not null,
+    adapter varchar,
+    rows_out_of_scope bigint not null default 0,
+    data_rows bigint,
+    feeds varchar,
+    reader_sha256 varchar
 )"""
 
 QUARANTINE_DDL = """
 create table if not exists raw.quarantine (
+    study_id varchar not null,
     source varchar not null,
     delivery_sha256 varchar not null,
     file_name varchar not null,
@@ -49,10 +59,35 @@ create table if not exists raw.quarantine (
     column_name varchar,
     rule varchar not null,
     value varchar,
-    quarantined_at timestamp not null
+    quarantined_at timestamp not null,
+    locator varchar
+)"""
+
+OUT_OF_SCOPE_DDL = """
+create table if not exists raw.out_of_scope (
+    study_id varchar not null,
+    source varchar not null,
+    delivery_sha256 varchar not null,
+    file_name varchar not null,
+    row_number bigint,
+    locator varchar,
+    reason varchar not null
+)"""
+
+STUDIES_DDL = """
+create table if not exists raw.studies (
+    study_id varchar not null,
+    title varchar,
+    time_mode varchar,
+    settings_json varchar,
+    study_file varchar,
+    status varchar not null,
+    message varchar,
+    read_at timestamp not null
 )"""
 
 META_COLUMNS = {
+    "_study_id": "VARCHAR",
     "_extra": "VARCHAR",
     "_row_number": "BIGINT",
     "_delivery_sha256": "VARCHAR",
@@ -73,16 +108,18 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     con.execute("create schema if not exists raw")
     con.execute(DELIVERY_LOG_DDL)
     con.execute(QUARANTINE_DDL)
+    con.execute(OUT_OF_SCOPE_DDL)
+    con.execute(STUDIES_DDL)
     body = ", ".join(f'"{c}" {t}' for c, t in raw_columns(source).items())
     con.execute(f'create table if not exists raw."{source.name}" ({body})')
 
 
-def seen(con: duckdb.DuckDBPyConnection, source: str) -> pd.DataFrame:
-    """(delivery_sha256, file_name, status, rows_delivered) of every delivery already recorded."""
+def seen(con: duckdb.DuckDBPyConnection, source: str, study_id: str) -> pd.DataFrame:
+    """(delivery_sha256, file_name, status, rows_delivered) of every delivery of one study already recorded."""
     return con.execute(
-        "select delivery_sha256, file_name, status, rows_delivered from raw.deliveries where source = ?"
-        " order by received_at, file_name",
-        [source],
+        "select delivery_sha256, file_name, status, rows_delivered from raw.deliveries"
+        " where source = ? and study_id = ? order by received_at, file_name",
+        [source, study_id],
     ).df()
 
 
@@ -90,6 +127,7 @@ def write_delivery(
     con: duckdb.DuckDBPyConnection,
     source: Source,
     *,
+    study_id: str,
     sha256: str,
     file_name: str,
     received_at: datetime,
@@ -100,17 +138,32 @@ def write_delivery(
     quarantine: pd.DataFrame | None,
     message: str | None,
     loaded_at: datetime,
+    n_quarantined: int | None = None,
+    out_of_scope: pd.DataFrame | None = None,
+    adapter: str | None = None,
+    data_rows: int | None = None,
+    feeds: str | None = None,
+    reader_sha256: str | None = None,
 ) -> None:
-    """Record one delivery atomically (any earlier partial trace of the same file is replaced)."""
+    """Record one delivery (or one source's part of a foreign file) atomically; any earlier partial
+    trace of the same file and source is replaced.
+
+    `n_quarantined` (default: the distinct row numbers of `quarantine`) is given for a foreign
+    file, whose records several share one row; `out_of_scope` (row_number, locator, reason) are its
+    records that feed nothing; `data_rows` its rows (records count per output); `feeds` the
+    sources it feeds (registered once, by the subjects part); `reader_sha256` the digest of the
+    mapping it was read with."""
     con.execute("begin transaction")
     try:
         con.execute(f'delete from raw."{source.name}" where _delivery_sha256 = ? and _file_name = ?', [sha256, file_name])
-        con.execute("delete from raw.quarantine where delivery_sha256 = ? and file_name = ?", [sha256, file_name])
-        con.execute("delete from raw.deliveries where delivery_sha256 = ? and file_name = ?", [sha256, file_name])
+        for table in ("quarantine", "deliveries", "out_of_scope"):
+            con.execute(f"delete from raw.{table} where delivery_sha256 = ? and file_name = ? and source = ?",
+                        [sha256, file_name, source.name])
         n_accepted = 0
         if accepted is not None and len(accepted):
             frame = accepted.assign(
-                _delivery_sha256=sha256, _file_name=file_name, _received_at=received_at, _loaded_at=loaded_at
+                _study_id=study_id, _delivery_sha256=sha256, _file_name=file_name, _received_at=received_at,
+                _loaded_at=loaded_at,
             )
             cols = raw_columns(source)
             select = ", ".join(
@@ -123,26 +176,48 @@ def write_delivery(
             finally:
                 con.unregister("delivery_rows")
             n_accepted = len(frame)
-        n_quarantined = 0
+        counted = 0
         if quarantine is not None and len(quarantine):
             q = quarantine.assign(
-                source=source.name, delivery_sha256=sha256, file_name=file_name, quarantined_at=loaded_at
+                study_id=study_id, source=source.name, delivery_sha256=sha256, file_name=file_name,
+                quarantined_at=loaded_at,
             )
+            if "locator" not in q:
+                q["locator"] = None
             con.register("delivery_quarantine", q)
             try:
                 con.execute(
                     """insert into raw.quarantine
-                       select source, delivery_sha256, file_name, cast(row_number as bigint),
-                              cast(column_name as varchar), rule, cast(value as varchar), quarantined_at
+                       select study_id, source, delivery_sha256, file_name, cast(row_number as bigint),
+                              cast(column_name as varchar), rule, cast(value as varchar), quarantined_at,
+                              cast(locator as varchar)
                        from delivery_quarantine"""
                 )
             finally:
                 con.unregister("delivery_quarantine")
-            n_quarantined = int(q.loc[:, "row_number"].nunique(dropna=False)) if "row_number" in q else 0
+            counted = int(q.loc[:, "row_number"].nunique(dropna=False)) if "row_number" in q else 0
+        n_out = 0
+        if out_of_scope is not None and len(out_of_scope):
+            o = out_of_scope.assign(study_id=study_id, source=source.name, delivery_sha256=sha256, file_name=file_name)
+            con.register("delivery_out_of_scope", o)
+            try:
+                con.execute(
+                    """insert into raw.out_of_scope
+                       select study_id, source, delivery_sha256, file_name, cast(row_number as bigint),
+                              cast(locator as varchar), reason
+                       from delivery_out_of_scope"""
+                )
+            finally:
+                con.unregister("delivery_out_of_scope")
+            n_out = len(o)
         con.execute(
-            "insert into raw.deliveries values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [sha256, source.name, file_name, received_at, size_bytes, status, rows_delivered,
-             n_accepted, n_quarantined, message, loaded_at],
+            """insert into raw.deliveries (study_id, delivery_sha256, source, file_name, received_at, size_bytes,
+                   status, rows_delivered, rows_accepted, rows_quarantined, message, loaded_at, adapter,
+                   rows_out_of_scope, data_rows, feeds, reader_sha256)
+               values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [study_id, sha256, source.name, file_name, received_at, size_bytes, status, rows_delivered,
+             n_accepted, counted if n_quarantined is None else n_quarantined, message, loaded_at, adapter,
+             n_out, data_rows, feeds, reader_sha256],
         )
         con.execute("commit")
     except BaseException:
@@ -204,8 +279,8 @@ def latest_deliveries(
 def latest_quarantined(
     con: duckdb.DuckDBPyConnection, limit: int | None = LATEST_QUARANTINED, *, schema: str = "raw"
 ) -> Latest:
-    """The latest `limit` rows of <schema>.quarantine (None: all): file_name, row_number,
-    column_name, rule, value (cut to VALUE_CHARS), source, delivery_sha256, quarantined_at;
+    """The latest `limit` rows of <schema>.quarantine (None: all): study_id, file_name, row_number,
+    locator, column_name, rule, value (cut to VALUE_CHARS), source, delivery_sha256, quarantined_at;
     latest quarantined first, then by file and row; with the number of rows in the table.
 
     The values are as delivered, of contract columns only (identifying columns are dropped when
@@ -214,7 +289,8 @@ def latest_quarantined(
     """
     table = f"{_log_schema(schema)}.quarantine"
     rows = con.execute(
-        f"""select file_name, row_number, column_name, rule, value, source, delivery_sha256, quarantined_at
+        f"""select study_id, file_name, row_number, locator, column_name, rule, value, source, delivery_sha256,
+                   quarantined_at
             from {table}
             order by quarantined_at desc, file_name, row_number, column_name nulls first, rule{_limit(limit)}"""
     ).df()
@@ -222,6 +298,27 @@ def latest_quarantined(
     rows["value"] = rows["value"].map(truncated).astype(object)
     total = con.execute(f"select count(*) from {table}").fetchone()[0]
     return Latest(rows=rows, total=int(total))
+
+
+def record_studies(con: duckdb.DuckDBPyConnection, landing) -> None:
+    """Replace raw.studies with the studies of the landing folder (lib/ingest/studies.Landing)."""
+    from datetime import timezone
+
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    rows = [(s.study_id, s.config.title, s.config.time_mode, s.config.model_dump_json(), s.study_file, "valid", None, now)
+            for s in landing.studies]
+    rows += [(p.study_id, None, None, None, p.study_file, "invalid", p.message, now) for p in landing.invalid]
+    con.execute("create schema if not exists raw")
+    con.execute(STUDIES_DDL)
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from raw.studies")
+        if rows:
+            con.executemany("insert into raw.studies values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
 
 
 def create_all_tables(con: duckdb.DuckDBPyConnection) -> None:

@@ -96,11 +96,11 @@ def _whole_row_value(frame: pd.DataFrame, index: int, columns: list[str]) -> str
     return ", ".join(f"{c}={row[c]}" for c in columns if not pd.isna(row[c]))
 
 
-def _normalized_analytes(analytes: pd.Series) -> pd.Series:
-    """Contract codes for lab spellings (normalize_analyte, once per distinct spelling); an
-    unmapped spelling stays as delivered."""
+def _normalized_analytes(analytes: pd.Series, synonyms: dict[str, str] | None = None) -> pd.Series:
+    """Contract codes for lab spellings (normalize_analyte, once per distinct spelling, with the
+    study's declared spellings); an unmapped spelling stays as delivered."""
     codes, spellings = pd.factorize(analytes, use_na_sentinel=True)
-    mapped = [normalize_analyte(a) for a in np.asarray(spellings, dtype=object)]
+    mapped = [normalize_analyte(a, synonyms) for a in np.asarray(spellings, dtype=object)]
     values = [a if m is None else m for a, m in zip(np.asarray(spellings, dtype=object), mapped)]
     distinct = pd.array([*values, pd.NA], dtype=analytes.dtype)
     return pd.Series(distinct.take(codes), index=analytes.index)  # code -1 (missing) -> the last
@@ -113,14 +113,17 @@ def _as_parsed_text(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataF
     return frame.astype({n: pd.StringDtype("python") for n in numeric if n in frame})
 
 
-def validate(frame: pd.DataFrame, source: Source) -> Validated:
+def validate(frame: pd.DataFrame, source: Source, schema: pa.DataFrameSchema | None = None,
+             analyte_synonyms: dict[str, str] | None = None) -> Validated:
+    """`schema`: the study's (Source.schema_for), default the calendar-time contract's;
+    `analyte_synonyms`: the study's declared spellings (StudyConfig.analyte_synonyms)."""
     frame = frame.copy()
     if source.has_analyte:
         # Map lab spellings onto contract codes before validation; an unmapped spelling stays as
         # delivered so that the `isin` check quarantines it with the value the lab wrote.
         frame["_analyte_as_delivered"] = frame["analyte"]
-        frame["analyte"] = _normalized_analytes(frame["analyte"])
-    schema = source.schema
+        frame["analyte"] = _normalized_analytes(frame["analyte"], analyte_synonyms)
+    schema = source.schema if schema is None else schema
     contract = source.columns
 
     text = _as_parsed_text(frame[contract], schema)
@@ -144,7 +147,7 @@ def validate(frame: pd.DataFrame, source: Source) -> Validated:
     # A frame-level check names no column: the value is the row's key columns, to find it by.
     frame_level = failures["column_name"].isna()
     if frame_level.any():
-        key_cols = list(source.natural_key)
+        key_cols = list(source.key_columns)
         failures.loc[frame_level, "value"] = [
             _whole_row_value(frame, i, key_cols) for i in failures.loc[frame_level, "index"]
         ]

@@ -22,8 +22,9 @@ from schemas.contract import SOURCES
 def dbt_vars() -> dict:
     """The dbt vars that come from the source contract (schemas/contract.py), not from
     dbt_project.yml: the natural key of every source, which staging uses to pick the current
-    version of each key and the audit to list superseded rows."""
-    return {"natural_keys": {name: list(source.natural_key) for name, source in SOURCES.items()}}
+    version of each key and the audit to list superseded rows. A key is per study (`_study_id`
+    first) and holds the study day of a dated key column (Source.key_columns)."""
+    return {"natural_keys": {name: ["_study_id", *source.key_columns] for name, source in SOURCES.items()}}
 
 
 def dbt_cli_vars(**extra) -> list[str]:
