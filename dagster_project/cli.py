@@ -1,6 +1,6 @@
 """`warehouse` command: synth | run | dev | clean.
 
-    warehouse synth --profile park2023 [--seed N] [--subjects N] [--out DIR]
+    warehouse synth --profile park2023 [--seed N] [--subjects N] [--out DIR] [--study ID]
     warehouse run [--select SELECTION]   materialize the asset graph once, in-process; print a summary
     warehouse dev                        the Dagster UI on 127.0.0.1:3000, on the same instance as `run`
     warehouse clean [--landing]          remove what the warehouse wrote (and the landing folder)
@@ -18,15 +18,31 @@ import sys
 from pathlib import Path
 
 from dagster_project.settings import PROJECT_ROOT, Settings
+from schemas.contract import SOURCES
+from schemas.vocabulary import STUDY_ID_PATTERN
 
 
 def _synth(args: argparse.Namespace, settings: Settings) -> int:
+    from schemas.study import STUDY_FILE, valid_study_id
     from synthetic import generate
 
-    out = Path(args.out) if args.out else settings.landing
-    truth = generate(args.profile, out, seed=args.seed, subjects=args.subjects,
-                     truth_path=Path(args.truth) if args.truth else None)
-    n_files = sum(1 for p in out.rglob("*") if p.is_file())
+    landing = Path(args.out) if args.out else settings.landing
+    out, truth_path = landing, Path(args.truth) if args.truth else None
+    if args.study:
+        # A study folder: <landing>/<study>/<source>/ and its study.yml; the truth file beside
+        # the landing folder, named by the study (inside it, it would be a file nobody reads).
+        if not valid_study_id(args.study) or args.study in SOURCES:
+            print(f"warehouse synth: --study must match {STUDY_ID_PATTERN} and not be a source name", file=sys.stderr)
+            return 2
+        out = landing / args.study
+        truth_path = truth_path or landing.parent / f"cohort_truth_{args.study}.json"
+    truth = generate(args.profile, out, seed=args.seed, subjects=args.subjects, truth_path=truth_path)
+    if args.study:
+        (out / STUDY_FILE).write_text(
+            f"# Written by `warehouse synth --study {args.study}` (README, \"Studies\").\n"
+            f"title: \"Synthetic cohort, profile {args.profile}, seed {args.seed}\"\n"
+            "time_mode: calendar\n", encoding="utf-8")
+    n_files = sum(1 for p in out.rglob("*") if p.is_file() and p.name != STUDY_FILE)
     print(f"wrote {n_files} delivery files of profile {args.profile} (seed {args.seed}) to {out}")
     print(f"enrolled {truth.get('n_enrolled')}, infused {truth.get('n_infused')}")
     return 0
@@ -55,8 +71,9 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
 
 def _clean(args: argparse.Namespace, settings: Settings) -> int:
     paths = settings.output_paths()
-    if args.landing:  # and the truth file `synth` writes beside it
-        paths += [settings.landing, settings.landing.parent / "cohort_truth.json"]
+    if args.landing:  # and the truth files `synth` writes beside it
+        paths += [settings.landing, settings.landing.parent / "cohort_truth.json",
+                  *settings.landing.parent.glob("cohort_truth_*.json")]
     for path in paths:
         if path.is_dir():
             shutil.rmtree(path)
@@ -77,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     synth.add_argument("--subjects", type=int, default=None, help="cohort size (scale profile)")
     synth.add_argument("--out", default=None, help="landing folder (default: WAREHOUSE_LANDING_DIR)")
     synth.add_argument("--truth", default=None, help="where to write the truth JSON (default: beside --out)")
+    synth.add_argument("--study", default=None,
+                       help="write the cohort as the study folder <landing>/<ID>/ with a study.yml (default: the default study)")
     synth.set_defaults(func=_synth)
 
     run = sub.add_parser("run", help="materialize every asset once, in-process, and print a summary")

@@ -178,7 +178,8 @@ def read_study_file(path: Path, shown_as: str) -> StudyConfig:
     try:
         return StudyConfig.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        # An unknown key first: a misspelt key also makes its correct spelling "missing".
+        first = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         message = first["msg"]
         if first["type"] == "extra_forbidden":

@@ -18,12 +18,13 @@ from schemas.contract import SOURCES
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT.parent / "shared" / "spec" / "sources.md"
+SPEC_V2 = ROOT.parent / "shared" / "spec" / "studies-and-inputs.md"
 
 
 def _spec_rows() -> dict[str, tuple[list[str], str]]:
-    """source -> (natural key, column text) from the contract's tables."""
+    """source -> (natural key, column text) from the contract's tables (v1 and v2's new sources)."""
     rows = {}
-    for line in SPEC.read_text().splitlines():
+    for line in SPEC.read_text().splitlines() + SPEC_V2.read_text().splitlines():
         match = re.match(r"\|\s*`(\w+)`\s*\|\s*([^|]+)\|\s*(.+)\|\s*$", line)
         if match:
             key = [k.strip() for k in match.group(2).split(",")]
@@ -31,17 +32,21 @@ def _spec_rows() -> dict[str, tuple[list[str], str]]:
     return rows
 
 
-def test_registry_has_the_eleven_sources_of_the_spec():
+def test_registry_has_the_fourteen_sources_of_the_spec():
     assert set(SOURCES) == set(_spec_rows())
-    assert len(SOURCES) == 11
+    assert len(SOURCES) == 11 + 3  # sources.md, plus samples, toxicity_summaries, subject_attributes (v2)
 
 
 def test_natural_keys_match_the_spec_and_reach_dbt_only_from_the_contract():
     spec = _spec_rows()
     for name, source in SOURCES.items():
         assert list(source.natural_key) == spec[name][0], name
-    # dbt gets them as --vars (lib/transform/project.dbt_vars), never from a copy in dbt_project.yml
-    assert dbt_vars()["natural_keys"] == {name: list(s.natural_key) for name, s in SOURCES.items()}
+        # a dated key column is compared with its study day (one of the two is empty in a study)
+        assert source.key_columns[: len(source.natural_key)] == source.natural_key
+        assert set(source.key_columns[len(source.natural_key):]) <= {"study_day"}
+    # dbt gets them as --vars (lib/transform/project.dbt_vars), never from a copy in
+    # dbt_project.yml; per study (`_study_id` first)
+    assert dbt_vars()["natural_keys"] == {name: ["_study_id", *s.key_columns] for name, s in SOURCES.items()}
     assert "natural_keys" not in yaml.safe_load((ROOT / "dbt" / "dbt_project.yml").read_text())["vars"]
 
 
@@ -51,6 +56,7 @@ def test_every_spec_column_is_in_the_model():
         text = spec[name][1]
         if text.strip().startswith("as `serum_cytokines`"):
             text = spec["serum_cytokines"][1]
+        text = text.replace("collected_at (datetime) or study_day", "collected_at (datetime); study_day (")
         named = set(re.findall(r"(?:^|;\s*)([a-z_0-9]+)(?:,\s*[a-z_0-9]+)*\s*\(", text))
         named |= {n.strip() for group in re.findall(r"(?:^|;\s*)((?:[a-z_0-9]+,\s*)+[a-z_0-9]+)\s*\(", text) for n in group.split(",")}
         missing = named - set(source.columns)

@@ -35,8 +35,9 @@ files[].outputs          a list of outputs, each producing one record per data r
                            {column: ..., codes: {<cell>: <text>}} the cell translated; a cell
                                not in the table quarantines the record (rule `unmapped_code`);
                                a blank cell stays blank; "" as a translation means blank
-                           {template: "{patient_id}-d{days}"}     cells put into a text; blank
-                               if any cell it names is blank
+                           {template: "{patient_id}-d{days}"}     cells put into a text (for_each
+                               names are replaced first, any other {name} is a column); blank if
+                               any cell it names is blank
                            {value: pg/mL}                         a constant
                          A contract column the output does not list is left empty.
 `drop` and `ignore` entries are column names or fnmatch globs ("CYTOKINES / *"); a name equal to
@@ -62,8 +63,17 @@ keeps its number); `_locator` names the file, the sheet, the row (and its sheet 
 the output and the for_each value: "cd22/mapped/clinical.xlsx, sheet 'Sel Data', data row 7
 (sheet row 10), output 4 (serum_labs), tp=Day 7 (5-9) Timepoint".
 
-Errors: a mapping that is invalid or does not fit the file raises `MappingError` (the file is not
-read at all); a file that cannot be read (missing, not UTF-8, not a workbook, fewer rows than its
+API
+---
+load_mapping(path, shown_as=None) -> Mapping       validated; `shown_as` names it in messages
+read_mapped(path, file_name, mapping, mapping_name=None) -> MappedFile
+MappedFile: rows (source -> text frame: the outputs' columns in contract order, `_row_number`,
+`_locator`), out_of_scope (source, row_number, locator, reason), quarantine (source, row_number,
+locator, column_name, rule, value: one row per bad cell), records, data_rows; `counts` and
+`balanced` give records == mapped + out_of_scope + quarantined (read_mapped checks it).
+
+Errors: a mapping that is invalid or does not fit the file raises `MappingError` (no rows are
+produced from that file); a file that cannot be read (missing, not UTF-8, not a workbook, fewer rows than its
 header, two columns of one name) raises the ingest's `DeliveryRejected`, as a contract delivery
 would. Row-level problems never raise: they are quarantine rows.
 """
@@ -83,27 +93,15 @@ from typing import Annotated, Any
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator,
+)
 
 from dagster_project.lib.ingest.reader import DeliveryRejected
 from schemas.contract import SOURCES
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
 MISSING_TEXTS = ("", "NA")  # sources.md: empty string and NA mean missing
-
-# Contract v2 sources and columns being added to schemas/contract.py by other work at the time of
-# writing (studies-and-inputs.md, "New contract sources", "Relative time"; `mrd` for ALL-MRD
-# responses). Accepted here too, so that mappings validate before SOURCES has them; once it
-# does, these only repeat it.
-PENDING_CONTRACT = {
-    "sources": {
-        "samples": ("sample_label", "subject_id", "specimen", "collected_at", "study_day"),
-        "toxicity_summaries": ("subject_id", "toxicity", "criteria", "present", "max_grade", "onset_day", "resolved_day"),
-        "subject_attributes": ("subject_id", "attribute", "value"),
-    },
-    "columns": ("study_day", "infused", "progressed_day", "died_day", "last_known_alive_day", "mrd"),
-}
-
 
 class MappingError(ValueError):
     """A mapping file that is invalid or does not fit the export; names the mapping and the key."""
@@ -194,12 +192,8 @@ class Mapping(_Strict):
     _shown_as: str = PrivateAttr(default="mapping")  # the file's name in messages
 
 
-def _contract_columns(source: str) -> tuple[str, ...] | None:
-    if source in SOURCES:
-        return (*SOURCES[source].columns, *PENDING_CONTRACT["columns"])
-    if source in PENDING_CONTRACT["sources"]:
-        return PENDING_CONTRACT["sources"][source]
-    return None
+def _contract_columns(source: str) -> list[str] | None:
+    return SOURCES[source].columns if source in SOURCES else None
 
 
 def _location(loc: tuple) -> str:
@@ -251,13 +245,12 @@ def load_mapping(path: Path, shown_as: str | None = None) -> Mapping:
             where = f"{name}: files[{i}].outputs[{j}]"
             known = _contract_columns(output.source)
             if known is None:
-                sources = sorted({*SOURCES, *PENDING_CONTRACT["sources"]})
                 raise MappingError(f"{where}.source: unknown contract source {output.source!r} "
-                                   f"(sources: {', '.join(sources)})")
+                                   f"(sources: {', '.join(sorted(SOURCES))})")
             for column in output.columns:
                 if column not in known:
                     raise MappingError(f"{where}.columns.{column}: not a column of {output.source} "
-                                       f"(columns: {', '.join(dict.fromkeys(known))})")
+                                       f"(columns: {', '.join(known)})")
     mapping._shown_as = name
     return mapping
 
@@ -391,7 +384,8 @@ class _Plan:
     columns: dict[str, tuple]
 
 
-def _plans(table: _Table, file: FileMapping, at: str, file_name: str) -> list[_Plan]:
+def _plans(table: _Table, file: FileMapping, shown: str, i: int, file_name: str) -> list[_Plan]:
+    at = f"files[{i}]"  # key paths; messages start with the mapping's name
     index = {name: c for c, name in enumerate(table.names)}
     used: dict[int, str] = {}
 
@@ -401,10 +395,11 @@ def _plans(table: _Table, file: FileMapping, at: str, file_name: str) -> list[_P
             return index[name]
         what = f" (for_each {item})" if item else ""
         if any(_matches(p, name) for p in file.drop):
-            raise MappingError(f"{key}: column {name!r}{what} is listed in drop: identifying columns are never mapped")
+            raise MappingError(f"{shown}: {key}: column {name!r}{what} is listed in drop: "
+                               "identifying columns are never mapped")
         close = difflib.get_close_matches(name, table.names, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise MappingError(f"{key}: column {name!r}{what} is not in {file_name}{hint}")
+        raise MappingError(f"{shown}: {key}: column {name!r}{what} is not in {file_name}{hint}")
 
     plans = []
     for j, output in enumerate(file.outputs):
@@ -432,13 +427,13 @@ def _plans(table: _Table, file: FileMapping, at: str, file_name: str) -> list[_P
     for pattern in file.ignore:
         for c in used:
             if _matches(pattern, table.names[c]):
-                raise MappingError(f"{at}.ignore: {pattern!r} matches column {table.names[c]!r}, "
+                raise MappingError(f"{shown}: {at}.ignore: {pattern!r} matches column {table.names[c]!r}, "
                                    f"which {used[c]} uses")
     unmapped = [name for c, name in enumerate(table.names)
                 if c not in used and not any(_matches(p, name) for p in file.ignore)]
     if unmapped:
         shown = ", ".join(map(repr, unmapped[:20])) + (f" and {len(unmapped) - 20} more" if len(unmapped) > 20 else "")
-        raise MappingError(f"{at}: {len(unmapped)} column(s) of {file_name} neither mapped nor ignored "
+        raise MappingError(f"{shown}: {at}: {len(unmapped)} column(s) of {file_name} neither mapped nor ignored "
                            f"(map them, or list them under ignore): {shown}")
     return plans
 
@@ -489,7 +484,7 @@ def read_mapped(path: Path, file_name: str, mapping: Mapping, mapping_name: str 
     i, file = _entry(mapping, path.name, file_name, shown)
     at = f"{shown}: files[{i}]"
     table = _read_table(path, file_name, file, at)
-    plans = _plans(table, file, at, file_name)
+    plans = _plans(table, file, shown, i, file_name)
 
     produced: dict[str, list[dict]] = {plan.source: [] for plan in plans}
     out_of_scope, quarantine = [], []
@@ -505,7 +500,7 @@ def read_mapped(path: Path, file_name: str, mapping: Mapping, mapping_name: str 
             row, bad = {}, []
             for target, (kind, *spec) in plan.columns.items():
                 if kind == "value":
-                    row[target] = spec[0]
+                    row[target] = spec[0] or None
                 elif kind == "template":
                     texts = [part if k % 2 == 0 else cells[part] for k, part in enumerate(spec[0])]
                     row[target] = None if None in texts else "".join(texts)
@@ -526,7 +521,7 @@ def read_mapped(path: Path, file_name: str, mapping: Mapping, mapping_name: str 
 
     rows = {}
     for source, items in produced.items():
-        order = _contract_columns(source) or ()
+        order = _contract_columns(source)
         targets = dict.fromkeys(t for plan in plans if plan.source == source for t in plan.columns)
         columns = sorted(targets, key=lambda t: order.index(t)) + ["_row_number", "_locator"]
         frame = pd.DataFrame(items, columns=columns, dtype=object)
@@ -544,4 +539,4 @@ def read_mapped(path: Path, file_name: str, mapping: Mapping, mapping_name: str 
     return result
 
 
-__all__ = ["MappedFile", "Mapping", "MappingError", "PENDING_CONTRACT", "load_mapping", "read_mapped"]
+__all__ = ["MappedFile", "Mapping", "MappingError", "load_mapping", "read_mapped"]

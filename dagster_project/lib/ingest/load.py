@@ -158,7 +158,11 @@ def load_delivery(
     )
     t0 = time.perf_counter()
     try:
-        frame, extra, malformed = read_delivery(delivery.path, delivery.file_name, source)
+        required = None
+        if study is not None:
+            schema = source.schema_for(**study.vocabulary)
+            required = [name for name, column in schema.columns.items() if column.required]
+        frame, extra, malformed = read_delivery(delivery.path, delivery.file_name, source, required)
     except DeliveryRejected as rejected:
         t1 = time.perf_counter()
         quarantine = _rejected_rows(rejected.rows_delivered, rejected.reason)

@@ -173,7 +173,7 @@ def _extra_json(frame: pd.DataFrame, extra: list[str]) -> np.ndarray:
 
 
 def read_delivery(
-    path: Path, file_name: str, source: Source
+    path: Path, file_name: str, source: Source, required: list[str] | None = None
 ) -> tuple[pd.DataFrame, list[str], list[tuple[int, str]]]:
     """Return (frame, extra_columns, malformed_rows).
 
@@ -191,7 +191,8 @@ def read_delivery(
     table = table.rename_columns(lowered)
     keep = [name for name in lowered if name not in IDENTIFYING_COLUMNS]
     table = table.select(keep)
-    missing = [c for c in source.required_columns if c not in keep]
+    # `required`: the header columns of the study's schema (a relative-time study's differ).
+    missing = [c for c in (source.required_columns if required is None else required) if c not in keep]
     if missing:
         raise DeliveryRejected(
             file_name, f"missing required column(s) {', '.join(missing)}", table.num_rows + len(malformed)
