@@ -82,5 +82,11 @@ def park_run(tmp_path_factory) -> PipelineRun:
     return pipeline_run("park2023", tmp_path_factory.mktemp("park2023"))
 
 
+@pytest.fixture(scope="session")
+def wehrli_run(tmp_path_factory) -> PipelineRun:
+    """The wehrli2022 cohort through the whole pipeline, once per test session."""
+    return pipeline_run("wehrli2022", tmp_path_factory.mktemp("wehrli2022"))
+
+
 def load_json(path: Path) -> dict:
     return json.loads(path.read_text())

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from conftest import PipelineRun, pipeline_run
+from conftest import PipelineRun  # noqa: F401  (the wehrli_run fixture is in conftest)
 
 LAB_AND_VITAL = ["TMAX", "ANC", "PLT", "CRP", "FERRITIN"]
 FIGURES = [
@@ -21,12 +21,6 @@ FIGURES = [
     "anakinra_crp_ferritin_waterfall.png",
     "anakinra_cytokines.png",
 ]
-
-
-@pytest.fixture(scope="module")
-def wehrli_run(tmp_path_factory) -> PipelineRun:
-    """The wehrli2022 cohort through the whole pipeline, once for this module."""
-    return pipeline_run("wehrli2022", tmp_path_factory.mktemp("wehrli2022"))
 
 
 @pytest.fixture(scope="module")

@@ -346,13 +346,23 @@ def _load_foreign_part(con, source: Source, study: Study, frame: pd.DataFrame, o
     orphans = pd.DataFrame(columns=QUARANTINE_COLUMNS)
     if subjects is not None:
         kept, orphans = _rows_outside_a_subject(kept, subjects, source)
+    n_records = len(frame) + len(out) + len(adapter_quarantine)
     file_row = dict(zip(frame["_row_number"], frame["_file_row"]))
     locator = dict(zip(frame["_row_number"], frame["_locator"]))
+    # A long export repeats per-subject facts on every row: an identical record is the same fact
+    # delivered again, counted once and the copies out of scope (a contract delivery quarantines
+    # them: there a copy is a row the site wrote twice).
+    copies = duplicate_rows[duplicate_rows["rule"] == "identical_duplicate"]
+    duplicate_rows = duplicate_rows[duplicate_rows["rule"] != "identical_duplicate"]
+    if len(copies):
+        out = pd.concat([out, pd.DataFrame({
+            "row_number": copies["row_number"].map(file_row).to_numpy(),
+            "locator": copies["row_number"].map(locator).to_numpy(),
+            "reason": "identical to an earlier record of this file (counted once)"})], ignore_index=True)
     quarantine = pd.concat(
         [q for q in (validated.quarantine, duplicate_rows, orphans) if len(q)]
         or [pd.DataFrame(columns=QUARANTINE_COLUMNS)], ignore_index=True,
     )
-    n_records = len(frame) + len(out) + len(adapter_quarantine)
     n_quarantined = int(quarantine["row_number"].nunique()) + len(adapter_quarantine)
     # Shown and stored by the file's own row and locator, never the part's record numbers.
     quarantine = quarantine.assign(locator=quarantine["row_number"].map(locator),
