@@ -50,12 +50,11 @@ def generate_cohort(profile: str, root: Path, **kwargs) -> dict:
     return generate(profile, root / "landing", truth_path=root / "cohort_truth.json", **kwargs)
 
 
-def pipeline_run(profile: str, root: Path) -> PipelineRun:
-    """Generate a cohort into `root` and run the whole pipeline over it, in this process.
+def run_landing(root: Path) -> tuple[int, str]:
+    """The whole pipeline over `root`/landing as it is, in this process: (exit code, output).
 
     The environment is restored afterwards, so fixtures built on this do not leak settings.
     """
-    truth = generate_cohort(profile, root)
     saved = dict(os.environ)
     buffer = io.StringIO()
     try:
@@ -64,6 +63,13 @@ def pipeline_run(profile: str, root: Path) -> PipelineRun:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+    return code, buffer.getvalue()
+
+
+def pipeline_run(profile: str, root: Path) -> PipelineRun:
+    """Generate a cohort into `root` and run the whole pipeline over it, in this process."""
+    truth = generate_cohort(profile, root)
+    code, output = run_landing(root)
     return PipelineRun(
         root=root,
         landing=root / "landing",
@@ -72,7 +78,7 @@ def pipeline_run(profile: str, root: Path) -> PipelineRun:
         dagster_home=root / "dagster_home",
         truth=truth,
         exit_code=code,
-        output=buffer.getvalue(),
+        output=output,
     )
 
 

@@ -10,17 +10,14 @@ own output. Skipped, with the reason printed, when ../shared/realdata is absent.
 from __future__ import annotations
 
 import csv
-import io
-import os
 import shutil
 from collections import Counter
-from contextlib import redirect_stdout
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from conftest import SHARED, run_in_process
+from conftest import SHARED, run_landing
 
 DATA = SHARED / "realdata" / "car22_lichtenstein2021"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "studies" / "cd22"
@@ -44,14 +41,8 @@ def cd22(tmp_path_factory):
     (study / "mapped").mkdir()
     for name in FILES:
         shutil.copy2(DATA / name, study / "mapped" / name)
-    saved = dict(os.environ)
-    try:
-        with redirect_stdout(io.StringIO()) as out:
-            code = run_in_process(root)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    assert code == 0, out.getvalue()[-4000:]
+    code, output = run_landing(root)
+    assert code == 0, output[-4000:]
     return root
 
 

@@ -10,16 +10,13 @@ park2023 and wehrli2022 tests check against the generator's truth and R.
 
 from __future__ import annotations
 
-import io
-import os
 import shutil
-from contextlib import redirect_stdout
 
 import duckdb
 import pandas as pd
 import pytest
 
-from conftest import generate_cohort, run_in_process
+from conftest import generate_cohort, run_landing
 
 # Tables whose rows describe deliveries or the run rather than the study's data.
 NOT_COMPARED = {("marts", "dim_studies")}
@@ -40,14 +37,8 @@ def studies_run(tmp_path_factory, park_run, wehrli_run):
 
     generate("wehrli2022", landing / "wehrli2022", truth_path=root / "wehrli_truth.json")
     (landing / "wehrli2022" / "study.yml").write_text('title: "wehrli2022"\n')
-    saved = dict(os.environ)
-    try:
-        with redirect_stdout(io.StringIO()) as out:
-            code = run_in_process(root)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    assert code == 0, out.getvalue()[-3000:]
+    code, output = run_landing(root)
+    assert code == 0, output[-3000:]
     return root / "serving.duckdb"
 
 
