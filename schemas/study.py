@@ -48,18 +48,52 @@ class MappedAdapter(_Strict):
 
 class SdtmAdapter(_Strict):
     """Settings of the `sdtm` adapter (issue 16): the EX treatment that is the cell infusion,
-    the LBTESTCD -> contract test or analyte codes, and the RSTESTCD of the overall response."""
+    the LBTESTCD -> contract test or analyte codes, and the RSTESTCD of the overall response.
+    Every key is documented in dagster_project/lib/adapters/sdtm.py ("study.yml keys")."""
 
+    # The EXTRT of the cell infusion (compared without case); infusion_from: ex reads the
+    # subject's first EX record of it, dm reads DM.RFXSTDTC (the first study treatment).
     infusion_treatment: str | None = None
+    infusion_from: Literal["ex", "dm"] = "ex"
+    # subjects.car_t_product of an infused subject and subjects.disease of every DM subject:
+    # SDTM has neither (a contract code or one the study declares in products / diseases).
+    product: str | None = None
+    disease: str | None = None
+    # LBTESTCD -> contract serum_labs test or cytokine analyte. Empty: the adapter's defaults
+    # (WBC, PLAT, NEUT, CRP, FERRITIN, LDH, FIBRINO, DDIMER, IL6); given: exactly these.
     lab_codes: dict[str, str] = Field(default_factory=dict)
+    # AEDECOD -> toxicity, added to the defaults (Cytokine release syndrome -> CRS, Immune
+    # effector cell-associated neurotoxicity syndrome -> ICANS); e.g. an IEC-HS term.
+    ae_terms: dict[str, Literal[SUMMARY_TOXICITIES]] = Field(default_factory=dict)  # type: ignore[valid-type]
+    aetoxgr_criteria: ToxicityCriteria = DEFAULT_TOXICITY_CRITERIA  # what AETOXGR grades by
     overall_response_test: str | None = None
+    response_criteria: ResponseCriteria = "Lugano2014"  # of the overall response RS records
+
+    @field_validator("lab_codes")
+    @classmethod
+    def _lab_codes(cls, value: dict[str, str]) -> dict[str, str]:
+        for testcd, code in value.items():
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,7}", testcd):
+                raise ValueError(f"{testcd!r} is not an LBTESTCD (letters, digits, _; at most 8)")
+            if not re.fullmatch(r"[A-Z0-9]{2,20}", code):
+                raise ValueError(f"{testcd}: {code!r} must be a contract test or analyte code "
+                                 "(upper-case letters and digits)")
+        return value
 
 
 class BioplexAdapter(_Strict):
-    """Settings of the `bioplex` adapter (issue 16): how a well's specimen label finds its
-    subject (through the study's `samples` manifest)."""
+    """Settings of the `bioplex` adapter (dagster_project/lib/adapters/bioplex.py). A well's
+    specimen label finds its subject, time and specimen through the study's `samples` manifest;
+    these keys say what the manifest cannot."""
 
+    # The plate's compartment: the records that are no specimen's result (standards, blanks,
+    # controls, plate metadata, labels missing from the manifest) are counted under its source,
+    # serum -> serum_cytokines, csf -> csf_cytokines. A result goes by its manifest specimen.
     specimen: Literal["serum", "csf"] = "serum"
+    # A `plasma` specimen of the manifest feeds serum_cytokines only when the study says so (the
+    # contract has no plasma source; serum and plasma differ for VEGF, PDGF-BB, RANTES); when
+    # false its results are out of scope, counted with the reason.
+    plasma_as_serum: bool = False
 
 
 class Adapters(_Strict):

@@ -7,13 +7,18 @@ every expected number below is computed by hand from it. Rules checked:
 - marts.md, "Harmonized units" (dbt/seeds/unit_conversions.csv);
 - sources.md, "Where files land": a later delivery of the same natural key wins;
 - sources.md, "Times" / "Study time": UTC conversion and study day from the local date;
-- derivations.md, "Cytokine kinetics": substitution rule, baseline, fold change, peak, AUC.
+- derivations.md, "Cytokine kinetics": substitution rule, baseline, fold change, peak, AUC;
+- studies-and-inputs.md, "Studies" / "Relative time": a subject is (study, subject_id), a study's
+  own site time zone, a relative study's study days (fraction kept, windows on whole days).
 The dbt `unit_tests:` in the model ymls cover the mart logic on mocked inputs; this file covers
-what they cannot (staging reads sources through the versioned_rows macro).
+what they cannot (staging reads sources through the versioned_rows macro). Rows belong to the
+default study (`_study_id`), which raw.studies does not describe: its time zone is
+WAREHOUSE_SITE_TIMEZONE.
 """
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
 import shutil
@@ -88,14 +93,14 @@ CSF_CYTOKINES = [
 ]
 
 
-def _insert(con, table: str, columns: list[str], rows: list[tuple]) -> None:
-    cols = columns + ["_delivery_sha256", "_file_name", "_row_number", "_received_at", "_loaded_at"]
+def _insert(con, table: str, columns: list[str], rows: list[tuple], study: str = "default") -> None:
+    cols = columns + ["_study_id", "_delivery_sha256", "_file_name", "_row_number", "_received_at", "_loaded_at"]
     marks = ", ".join("?" for _ in cols)
     for n, row in enumerate(rows, start=1):
         *values, (sha, name, received) = row
         con.execute(
             f'insert into raw."{table}" ({", ".join(cols)}) values ({marks})',
-            [*values, sha, name, n, received, received],
+            [*values, study, sha, name, n, received, received],
         )
 
 
@@ -227,7 +232,7 @@ def test_key_delivered_three_times_and_twice_in_one_file(tmp_path):
         )
         _insert(con, "serum_labs", ["subject_id", "collected_at", "test", "value", "unit"], labs)
     proc = _dbt(["build", "--select", "stg_serum__labs", "audit_superseded_rows", "stg_clinical__subjects",
-                 "unit_conversions", "--indirect-selection", "cautious"], db, tmp_path)
+                 "stg_ingest__studies", "unit_conversions", "--indirect-selection", "cautious"], db, tmp_path)
     assert proc.returncode == 0, proc.stdout[-6000:]
     current = _query(db, "select test, local_date, value, delivery_sha256 from staging.stg_serum__labs order by all")
     assert [(t, str(d), v, sha) for t, d, v, sha in current] == [
@@ -383,3 +388,66 @@ def test_unknown_substitution_rule_fails_loudly(built, tmp_path):
     )
     assert proc.returncode != 0
     assert "lloq_zero" in proc.stdout and "is not one of" in proc.stdout
+
+
+# ---- several studies: a subject is (study, subject_id); relative time; a study's time zone -----
+
+
+def _study(con, study_id: str, **settings) -> None:
+    """A valid study in raw.studies, its settings as the ingest stores them (StudyConfig as JSON)."""
+    from schemas.study import StudyConfig
+
+    config = StudyConfig(title=study_id, **settings)
+    con.execute(
+        "insert into raw.studies values (?, ?, ?, ?, null, 'valid', null, timestamp '2024-03-01 00:00:00')",
+        [study_id, config.title, config.time_mode, config.model_dump_json()],
+    )
+
+
+def test_studies_apart_relative_time_and_a_study_time_zone(tmp_path):
+    """The same subject and sample ids in three studies stay three subjects (every join on the
+    study); study `tokyo` reads its naive times in its own site_timezone (Asia/Tokyo, not
+    WAREHOUSE_SITE_TIMEZONE); the relative study `rel` gives study days and no dates: its subject is
+    infused by its flag (`Yes`, any case), its collection times and dates stay null, study_day keeps
+    the fraction, and baseline, peak and AUC use whole days (hand-computed below)."""
+    db = tmp_path / "warehouse.duckdb"
+    cyto_cols = ["sample_id", "subject_id", "collected_at", "analyte", "result", "unit", "lloq", "uloq"]
+    subject_cols = ["subject_id", "site_id", "enrolled_on", "age_years", "sex", "disease", "car_t_product", "infused_on"]
+    with duckdb.connect(str(db)) as con:
+        create_all_tables(con)
+        _study(con, "tokyo", site_timezone="Asia/Tokyo")
+        _study(con, "rel", time_mode="relative")
+        for study, result in (("default", "10"), ("tokyo", "20")):
+            _insert(con, "subjects", subject_cols,
+                    [("P01", "site01", "2023-12-01", 60, "F", "LBCL", "axi-cel", "2024-01-10", D1)], study=study)
+            _insert(con, "serum_cytokines", cyto_cols,
+                    [("S1", "P01", "2024-01-10T22:30:00", "IL6", result, "pg/mL", 2.3, 10000, D1)], study=study)
+        _insert(con, "subjects", ["subject_id", "site_id", "age_years", "sex", "disease", "car_t_product", "infused"],
+                [("P01", "site01", 60, "U", "LBCL", "axi-cel", "Yes", D1)], study="rel")
+        _insert(con, "serum_cytokines", [*cyto_cols, "study_day"], [
+            ("S1", "P01", None, "IL6", "4", "pg/mL", 2.3, 10000, -0.5, D1),    # day -1: the baseline
+            ("S2", "P01", None, "IL6", "30", "pg/mL", 2.3, 10000, 1.25, D1),   # day 1
+            ("S3", "P01", None, "IL6", "50", "pg/mL", 2.3, 10000, 1.75, D1),   # day 1
+            ("S4", "P01", None, "IL6", "100", "pg/mL", 2.3, 10000, 3.5, D1),   # day 3: the peak
+        ], study="rel")
+    proc = _dbt(["build", "--select", "+fct_cytokine_kinetics+", "unit_conversions", "dim_subjects",
+                 "--indirect-selection", "cautious"], db, tmp_path)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    subjects = _query(db, "select study_id, subject_id, is_infused, infused_on from marts.dim_subjects order by 1")
+    assert subjects == [("default", "P01", True, datetime.date(2024, 1, 10)), ("rel", "P01", True, None),
+                        ("tokyo", "P01", True, datetime.date(2024, 1, 10))]
+    rows = _query(db, """select study_id, sample_id, cast(collected_at as varchar), local_date, study_day, baseline_value
+                         from marts.fct_biomarker_results order by 1, 2""")
+    assert rows == [
+        ("default", "S1", "2024-01-11 03:30:00", datetime.date(2024, 1, 10), 0, 10.0),  # New York, UTC-5
+        ("rel", "S1", None, None, -0.5, 4.0),
+        ("rel", "S2", None, None, 1.25, 4.0),
+        ("rel", "S3", None, None, 1.75, 4.0),
+        ("rel", "S4", None, None, 3.5, 4.0),
+        ("tokyo", "S1", "2024-01-10 13:30:00", datetime.date(2024, 1, 10), 0, 20.0),  # Tokyo, UTC+9
+    ]
+    kinetics = _rows_by(db, "select * from marts.fct_cytokine_kinetics where study_id = 'rel'", "subject_id")["P01"]
+    # whole days 1 (mean of 30 and 50 = 40) and 3 (100): AUC = 2 * (40 + 100) / 2 = 140
+    assert (kinetics["peak_value"], kinetics["peak_day"], kinetics["n_samples"]) == (100.0, 3, 4)
+    assert kinetics["auc_d0_d14"] == pytest.approx(140.0)
+    assert kinetics["peak_fold_change"] == pytest.approx(25.0)

@@ -7,6 +7,8 @@ once in Python and once in a seed, and these tests keep the two equal.
 - dbt/seeds/response_ranks.csv: CR > PR > SD > PD (derivations.md, "Response"), 1 = best.
   schemas.clinical.RESPONSES lists the same four in that order, then NE, which is not ranked
   (a subject without a ranked response in the window is NE).
+- dbt/dbt_project.yml vars true_texts (a yes/no cell's "yes") and default_toxicity_criteria (a
+  study without settings): schemas.clinical.TRUE_TEXTS and schemas.vocabulary.DEFAULT_TOXICITY_CRITERIA.
 """
 
 from __future__ import annotations
@@ -42,9 +44,29 @@ def test_response_rank_seed_equals_the_contract_order():
     ]
 
 
+def _project_vars() -> dict:
+    return yaml.safe_load((DBT_DIR / "dbt_project.yml").read_text())["vars"]
+
+
+def test_true_texts_var_equals_the_contract():
+    from schemas.clinical import TRUE_TEXTS
+
+    assert tuple(_project_vars()["true_texts"]) == TRUE_TEXTS
+
+
+def test_default_toxicity_criteria_var_equals_the_vocabulary():
+    from schemas.vocabulary import DEFAULT_TOXICITY_CRITERIA
+
+    assert _project_vars()["default_toxicity_criteria"] == DEFAULT_TOXICITY_CRITERIA
+
+
 # ---- the categories dbt's accepted_values tests repeat -----------------------------------------
 # A dbt data test has to spell its accepted values in yml; each list is one of the contract's
 # vocabularies (schemas/), and this test holds every such list to the vocabulary it repeats.
+
+# accepted_values_or_declared (dbt/tests/generic/): the contract's list, which a study may extend.
+ACCEPTED_VALUES_TESTS = ("accepted_values", "accepted_values_or_declared")
+
 
 def _accepted_values() -> list[tuple[str, str, list]]:
     found = []
@@ -52,21 +74,28 @@ def _accepted_values() -> list[tuple[str, str, list]]:
         for model in (yaml.safe_load(path.read_text()) or {}).get("models", []):
             for column in model.get("columns", []):
                 for test in column.get("data_tests") or []:
-                    if isinstance(test, dict) and "accepted_values" in test:
-                        found.append((model["name"], column["name"], test["accepted_values"]["arguments"]["values"]))
+                    for name in ACCEPTED_VALUES_TESTS:
+                        if isinstance(test, dict) and name in test:
+                            found.append((model["name"], column["name"], test[name]["arguments"]["values"]))
     return found
 
 
 def _vocabularies() -> dict[str, tuple]:
+    from dagster_project.lib.ingest.studies import ADAPTER_FORMATS
     from schemas import clinical, serum, vocabulary
     from schemas.contract import SOURCES
 
     seed_units = {row["to_unit"] for row in csv.DictReader((DBT_DIR / "seeds" / "unit_conversions.csv").open())}
     derived_grades = tuple(range(vocabulary.MIN_GRADE, vocabulary.MAX_GRADE))  # signs never grade death
     return {
-        "source": tuple(SOURCES), "status": ("loaded", "duplicate", "rejected"),
-        "step": vocabulary.CONSORT_STEPS, "measure": vocabulary.MEASURES, "group_by": vocabulary.RATE_GROUP_BYS,
-        "toxicity": vocabulary.TOXICITIES, "grade_category": vocabulary.GRADE_CATEGORIES,
+        # audit.deliveries: a contract file's source, or a foreign file's adapter
+        "source": (*SOURCES, *ADAPTER_FORMATS), "status": ("loaded", "duplicate", "rejected"),
+        "step": vocabulary.CONSORT_STEPS, "measure": (*vocabulary.MEASURES, *vocabulary.MRD_MEASURES),
+        "group_by": vocabulary.RATE_GROUP_BYS,
+        "toxicity": vocabulary.TOXICITIES, "summary_toxicity": vocabulary.SUMMARY_TOXICITIES,
+        "criteria": vocabulary.TOXICITY_CRITERIA, "time_mode": vocabulary.TIME_MODES,
+        "mrd": vocabulary.MRD_STATUSES, "endpoint_source": vocabulary.ENDPOINT_SOURCES,
+        "grade_category": vocabulary.GRADE_CATEGORIES,
         "specimen": vocabulary.SPECIMENS, "analyte_kind": vocabulary.ANALYTE_KINDS,
         "censoring": vocabulary.CENSORING, "best_response_d100": vocabulary.RESPONSES,
         "disease": clinical.DISEASES, "sex": clinical.SEXES, "car_t_product": clinical.CAR_T_PRODUCTS,
@@ -83,9 +112,15 @@ def _vocabularies() -> dict[str, tuple]:
 def test_dbt_accepted_values_are_the_contract_vocabularies():
     vocab = _vocabularies()
     aliases = {"icans_grade": "crs_grade", "crs_max_grade": "crs_grade", "icans_max_grade": "crs_grade",
+               "max_grade": "crs_grade", "grade_a": "crs_grade", "grade_b": "crs_grade",
                "crs_grade_derived": "derived_grade", "icans_grade_derived": "derived_grade",
                "crs_max_grade_derived": "derived_grade", "icans_max_grade_derived": "derived_grade",
-               "hypoxia_grade": "hypotension_grade"}
+               "hypoxia_grade": "hypotension_grade", "best_response_mrd": "mrd",
+               "crs_endpoint_source": "endpoint_source", "icans_endpoint_source": "endpoint_source"}
+    # Every toxicity column but the concordance's (adjudicated vs derived: CRS and ICANS only)
+    # also takes IEC-HS (studies-and-inputs.md).
+    summary_toxicity_models = {"stg_clinical__toxicity_summaries", "int_toxicity_max_grades", "agg_toxicity_rates",
+                               "fct_toxicity_source_disagreements", "fct_toxicity_criteria_shift"}
     # int_*: ASTCT grades computed from signs (0..4); the adjudicated ones may be 5 (death).
     derived_models = {"int_crs_grade_readings", "int_crs_grade_daily", "int_icans_grade_assessments",
                       "int_icans_grade_daily"}
@@ -94,6 +129,8 @@ def test_dbt_accepted_values_are_the_contract_vocabularies():
         name = aliases.get(column, column)
         if model in derived_models and name == "crs_grade":
             name = "derived_grade"
+        if model in summary_toxicity_models and name == "toxicity":
+            name = "summary_toxicity"
         if model.startswith("stg_") and column == "unit":
             assert set(values) <= set(vocab["unit"]), (model, column)
             continue

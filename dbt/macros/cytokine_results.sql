@@ -4,7 +4,9 @@
     censored forms: `<x` / `< x` / `OOR <` (below LLOQ; the limit is x, else the row's lloq),
     `>x` / `> x` / `OOR >` (above ULOQ; x, else uloq), `*x` (extrapolated, value x).
     A censored row's value is its limit. Units are harmonized to pg/mL with the
-    unit_conversions seed; lloq and uloq take the same factor. -#}
+    unit_conversions seed; lloq and uloq take the same factor. Per study: the study's time zone
+    and subjects (macros/delivered_time.sql, macros/study_day.sql); a relative study gives the
+    study day and no collection time. -#}
 {% macro cytokine_results(source_name, table_name, specimen) %}
 with
 
@@ -35,11 +37,12 @@ parsed as (
 
 final as (
     select
+        p._study_id as study_id,
         p.sample_id,
         p.subject_id,
-        {{ utc_from_delivered('p.collected_at') }} as collected_at,
+        {{ utc_from_delivered('p.collected_at', 'p._study_id') }} as collected_at,
         {{ local_date_from_delivered('p.collected_at') }} as local_date,
-        {{ study_day(local_date_from_delivered('p.collected_at'), 'p.subject_id') }} as study_day,
+        {{ study_day_of(local_date_from_delivered('p.collected_at'), 'p.subject_id', 'p._study_id', 'p.study_day') }} as study_day,
         p.analyte,
         p._analyte_as_delivered as analyte_as_delivered,
         p.result as result_as_delivered,

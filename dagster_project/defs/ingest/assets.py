@@ -32,6 +32,7 @@ select count(*) filter (where status <> 'duplicate') as deliveries,
        coalesce(sum(rows_delivered) filter (where status <> 'duplicate'), 0) as delivered,
        coalesce(sum(rows_accepted), 0) as accepted,
        coalesce(sum(rows_quarantined), 0) as quarantined,
+       coalesce(sum(rows_out_of_scope), 0) as out_of_scope,
        count(*) filter (where status = 'duplicate') as duplicate_deliveries,
        count(*) filter (where status = 'rejected') as rejected_deliveries
 from raw.deliveries where source = ?
@@ -40,7 +41,8 @@ from raw.deliveries where source = ?
 
 def accounting(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, int]:
     row = con.execute(_ACCOUNTING_SQL, [source]).fetchone()
-    keys = ("deliveries", "delivered", "accepted", "quarantined", "duplicate_deliveries", "rejected_deliveries")
+    keys = ("deliveries", "delivered", "accepted", "quarantined", "out_of_scope", "duplicate_deliveries",
+            "rejected_deliveries")
     return {k: int(v) for k, v in zip(keys, row)}
 
 
@@ -77,7 +79,8 @@ def _ingest_asset(source: Source) -> dg.AssetsDefinition:
                 ACCOUNTING_CHECK,
                 asset=key,
                 blocking=True,
-                description="Every delivered row is accepted or quarantined: delivered = accepted + quarantined.",
+                description="Every delivered row is accepted or quarantined, and every record of a foreign file "
+                "mapped, quarantined or out of scope: delivered = accepted + quarantined + out of scope.",
             )
         ],
         metadata={"dagster/column_schema": column_schema(source), "natural_key": ", ".join(source.natural_key)},
@@ -116,7 +119,7 @@ def _ingest_asset(source: Source) -> dg.AssetsDefinition:
         )
         yield dg.AssetCheckResult(
             check_name=ACCOUNTING_CHECK,
-            passed=totals["delivered"] == totals["accepted"] + totals["quarantined"],
+            passed=totals["delivered"] == totals["accepted"] + totals["quarantined"] + totals["out_of_scope"],
             metadata=totals,
         )
 
@@ -176,6 +179,14 @@ _QUARANTINE_COLUMNS = {
             "the ingest assets. Metadata `latest_deliveries`: the latest files, one row each.",
         ),
         dg.AssetSpec(
+            ["raw", "out_of_scope"],
+            group_name=INGEST,
+            kinds={"duckdb"},
+            deps=_INGEST_KEYS,
+            description="raw.out_of_scope: one row per record of a foreign file (an adapter's) that feeds no "
+            "contract row, with the reason, written by the ingest assets. Metadata `by_reason`: the counts.",
+        ),
+        dg.AssetSpec(
             ["raw", "quarantine"],
             group_name=INGEST,
             kinds={"duckdb"},
@@ -193,6 +204,8 @@ def delivery_log(context: dg.AssetExecutionContext, settings: Settings):
             ensure_tables(con, source)
         statuses = dict(con.execute("select status, count(*) from raw.deliveries group by all").fetchall())
         rules = con.execute("select rule, count(*) from raw.quarantine group by all order by 2 desc").fetchall()
+        reasons = con.execute("select study_id, reason, count(*) from raw.out_of_scope group by all "
+                              "order by 3 desc, 1, 2 limit 100").fetchall()
         deliveries = latest_deliveries(con)
         quarantined = latest_quarantined(con)
     unknown = list(read_landing(settings.landing, settings.default_study).unknown)
@@ -206,6 +219,13 @@ def delivery_log(context: dg.AssetExecutionContext, settings: Settings):
             "unknown_folders": ", ".join(unknown) or "none",
             "latest_deliveries": frame_table(deliveries.rows, _DELIVERY_COLUMNS),
             "latest_deliveries_shown": f"{deliveries.caption.capitalize()} delivery files, latest received first",
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=["raw", "out_of_scope"],
+        metadata={
+            "dagster/row_count": sum(n for _, _, n in reasons),
+            "by_reason": frame_table(pd.DataFrame(reasons, columns=["study", "reason", "records"])),
         },
     )
     yield dg.MaterializeResult(

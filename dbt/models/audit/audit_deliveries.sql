@@ -1,3 +1,10 @@
+{#- Every delivery file (marts.md, audit.deliveries; studies-and-inputs.md, "Adapters"), one row
+    per file. A contract file is its raw.deliveries row. A foreign file (raw.deliveries.adapter
+    not null) has one raw row per contract source it feeds; here it is one row: source = the
+    adapter (e.g. mapped), the records of all its parts summed (delivered = accepted +
+    quarantined + out of scope), data_rows = the file's own rows, feeds = the sources it feeds
+    (as its registering row lists them), status rejected when the file was, its registering
+    (subjects) row's message. -#}
 with
 
 deliveries as (
@@ -5,28 +12,91 @@ deliveries as (
 ),
 
 superseded as (
-    select delivery_sha256, file_name, count(*) as rows_superseded
+    select study_id, delivery_sha256, file_name, count(*) as rows_superseded
     from {{ ref('audit_superseded_rows') }}
     group by all
 ),
 
+contract_files as (
+    select
+        study_id,
+        delivery_sha256,
+        source,
+        file_name,
+        received_at,
+        size_bytes,
+        status,
+        rows_delivered,
+        rows_accepted,
+        rows_quarantined,
+        coalesce(rows_out_of_scope, 0) as rows_out_of_scope,
+        coalesce(data_rows, rows_delivered) as data_rows,
+        coalesce(feeds, source) as feeds,
+        adapter,
+        message,
+        loaded_at
+    from deliveries
+    where adapter is null
+),
+
+foreign_files as (
+    select
+        study_id,
+        delivery_sha256,
+        any_value(adapter) as source,
+        file_name,
+        min(received_at) as received_at,
+        max(size_bytes) as size_bytes,
+        case
+            when bool_or(status = 'rejected') then 'rejected'
+            when bool_and(status = 'duplicate') then 'duplicate'
+            else 'loaded'
+        end as status,
+        sum(rows_delivered) as rows_delivered,
+        sum(rows_accepted) as rows_accepted,
+        sum(rows_quarantined) as rows_quarantined,
+        sum(coalesce(rows_out_of_scope, 0)) as rows_out_of_scope,
+        max(data_rows) as data_rows,
+        coalesce(
+            max(feeds),
+            string_agg(distinct source, ',' order by source) filter (where rows_delivered > 0)
+        ) as feeds,
+        any_value(adapter) as adapter,
+        coalesce(max(message) filter (where source = 'subjects'), max(message)) as message,
+        max(loaded_at) as loaded_at
+    from deliveries
+    where adapter is not null
+    group by study_id, delivery_sha256, file_name
+),
+
+files as (
+    select * from contract_files
+    union all
+    select * from foreign_files
+),
+
 final as (
     select
-        d.delivery_sha256,
-        d.source,
-        d.file_name,
-        d.received_at,
-        d.size_bytes,
-        d.status,
-        d.rows_delivered,
-        d.rows_accepted,
-        d.rows_quarantined,
+        f.study_id,
+        f.delivery_sha256,
+        f.source,
+        f.file_name,
+        f.received_at,
+        f.size_bytes,
+        f.status,
+        cast(f.rows_delivered as bigint) as rows_delivered,
+        cast(f.rows_accepted as bigint) as rows_accepted,
+        cast(f.rows_quarantined as bigint) as rows_quarantined,
         coalesce(s.rows_superseded, 0) as rows_superseded,
-        d.message,
-        d.loaded_at
-    from deliveries as d
+        f.message,
+        f.loaded_at,
+        cast(f.rows_out_of_scope as bigint) as rows_out_of_scope,
+        cast(f.data_rows as bigint) as data_rows,
+        f.feeds,
+        f.adapter
+    from files as f
     left join superseded as s
-        on s.delivery_sha256 = d.delivery_sha256 and s.file_name = d.file_name
+        on s.study_id = f.study_id and s.delivery_sha256 = f.delivery_sha256 and s.file_name = f.file_name
 )
 
 select * from final

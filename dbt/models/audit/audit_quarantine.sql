@@ -6,6 +6,7 @@ quarantine as (
 
 final as (
     select
+        study_id,
         source,
         delivery_sha256,
         file_name,
@@ -13,7 +14,8 @@ final as (
         column_name,
         rule,
         value,
-        quarantined_at
+        quarantined_at,
+        locator
     from quarantine
 )
 

@@ -25,6 +25,7 @@ with
                                           ('csf_cytokines', 'csf', 'stg_csf__cytokines')] %}
 {{ source_name }} as (
     select
+        study_id,
         '{{ source_name }}' as source,
         '{{ specimen }}' as specimen,
         analyte,
@@ -46,6 +47,7 @@ with
 {% endfor %}
 serum_labs as (
     select
+        study_id,
         'serum_labs' as source,
         'serum' as specimen,
         test as analyte,
@@ -67,19 +69,19 @@ serum_labs as (
 
 csf_sample_values as (
     -- unpivot; a measurement left empty in the delivery is no row (marts.md)
-    select sample_id, subject_id, collected_at, local_date, study_day, delivery_sha256,
+    select study_id, sample_id, subject_id, collected_at, local_date, study_day, delivery_sha256,
            'WBC' as analyte, '/uL' as unit_as_delivered, wbc_per_ul as value_as_delivered
     from {{ ref('stg_csf__samples') }} where wbc_per_ul is not null
     union all
-    select sample_id, subject_id, collected_at, local_date, study_day, delivery_sha256,
+    select study_id, sample_id, subject_id, collected_at, local_date, study_day, delivery_sha256,
            'RBC', '/uL', rbc_per_ul
     from {{ ref('stg_csf__samples') }} where rbc_per_ul is not null
     union all
-    select sample_id, subject_id, collected_at, local_date, study_day, delivery_sha256,
+    select study_id, sample_id, subject_id, collected_at, local_date, study_day, delivery_sha256,
            'PROTEIN', 'mg/dL', protein_mg_dl
     from {{ ref('stg_csf__samples') }} where protein_mg_dl is not null
     union all
-    select sample_id, subject_id, collected_at, local_date, study_day, delivery_sha256,
+    select study_id, sample_id, subject_id, collected_at, local_date, study_day, delivery_sha256,
            'GLUCOSE', 'mg/dL', glucose_mg_dl
     from {{ ref('stg_csf__samples') }} where glucose_mg_dl is not null
 ),
@@ -92,6 +94,7 @@ conversions as (
 
 csf_samples as (
     select
+        v.study_id,
         'csf_samples' as source,
         'csf' as specimen,
         v.analyte,
@@ -124,8 +127,13 @@ measurements as (
 
 final as (
     select
-        md5(concat_ws('|', source, coalesce(sample_id, subject_id || '@' || cast(collected_at as varchar)), analyte))
-            as measurement_id,
+        study_id,
+        -- the measurement's natural key within its study (the study is not part of it, so that a
+        -- study's rows are the same whatever other studies the warehouse holds); a serum lab
+        -- has no sample id: subject @ collection time, or @ study day in a relative study
+        md5(concat_ws('|', source, coalesce(
+            sample_id, subject_id || '@' || coalesce(cast(collected_at as varchar), 'day ' || cast(study_day as varchar))
+        ), analyte)) as measurement_id,
         source,
         case source
             when 'serum_labs' then 'lab'

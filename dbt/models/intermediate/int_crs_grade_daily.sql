@@ -1,6 +1,7 @@
 {#- Derived CRS grade of each subject-day with vitals: the worst reading of the study day
     (derivations.md, "CRS grade from signs"), with the day's vital-sign summaries of
-    fct_toxicity_daily. A day without vitals has no row (no derived grade). -#}
+    fct_toxicity_daily. A day without vitals has no row (no derived grade). Days are whole
+    study days (whole_day: a relative study's 1.25 is day 1). -#}
 with
 
 readings as (
@@ -10,9 +11,11 @@ readings as (
 
 final as (
     select
+        study_id,
         subject_id,
-        study_day,
-        local_date,
+        {{ whole_day('study_day') }} as study_day,
+        -- a whole study day is one local date in a calendar study; null in a relative study
+        any_value(local_date) as local_date,
         max(crs_grade) as crs_grade_derived,
         max(temperature_c) as tmax_c,
         min(systolic_bp_mmhg) as min_systolic_bp_mmhg,
@@ -23,7 +26,7 @@ final as (
         bool_or(is_fever_masked) as is_fever_masked,
         count(*) as n_readings
     from readings
-    group by subject_id, study_day, local_date
+    group by study_id, subject_id, {{ whole_day('study_day') }}
 )
 
 select * from final

@@ -7,7 +7,16 @@
     that reading, fever is no longer required and hypotension/hypoxia alone grade the episode,
     until the first day (with vitals) on which no reading has fever, hypotension, a vasopressor
     or oxygen. A day without vitals neither ends nor continues anything by itself. Days are the
-    site's local calendar days (local_date), so subjects without infusion are graded too. -#}
+    site's local calendar days (local_date), so subjects without infusion are graded too.
+
+    Relative time (studies-and-inputs.md): a relative study's readings and doses have no time
+    and no date, only a study day whose fraction is the time of day (7.25 = day 7 at 06:00).
+    So the episode logic runs on two keys valid in either mode, compared only within one
+    subject (hence one study, one mode):
+      - time_key: seconds since the epoch of recorded_at / administered_at (calendar), else the
+        study day x 86400 (relative): orders readings and doses;
+      - day_key: days since the epoch of local_date (calendar), else the whole study day
+        (relative): the day of the clear-day rule. -#}
 with
 
 vitals as (
@@ -21,7 +30,12 @@ o2_devices as (
 ),
 
 masking_doses as (
-    select subject_id, administered_at
+    select
+        study_id,
+        subject_id,
+        administered_at,
+        study_day,
+        coalesce(epoch(administered_at), study_day * 86400) as time_key
     from {{ ref('int_medications_dosed') }}
     where masks_crs_fever
 ),
@@ -39,10 +53,13 @@ agents as (
 
 signs as (
     select
+        v.study_id,
         v.subject_id,
         v.recorded_at,
         v.local_date,
         v.study_day,
+        coalesce(epoch(v.recorded_at), v.study_day * 86400) as time_key,
+        coalesce(date_diff('day', date '1970-01-01', v.local_date), {{ whole_day('v.study_day') }}) as day_key,
         v.temperature_c,
         v.systolic_bp_mmhg,
         v.vasopressors,
@@ -97,21 +114,23 @@ readings as (
 
 days as (
     select
+        study_id,
         subject_id,
-        local_date,
+        day_key,
         bool_and(is_clear) as is_clear_day
     from readings
-    group by subject_id, local_date
+    group by study_id, subject_id, day_key
 ),
 
 -- An episode ends after its first clear day: number the stretches between clear days (a clear
 -- day closes the stretch it belongs to); an episode is the part of a stretch from its first fever.
 stretches as (
     select
+        study_id,
         subject_id,
-        local_date,
+        day_key,
         coalesce(sum(case when is_clear_day then 1 else 0 end) over (
-            partition by subject_id order by local_date
+            partition by study_id, subject_id order by day_key
             rows between unbounded preceding and 1 preceding
         ), 0) as stretch
     from days
@@ -122,35 +141,45 @@ readings_in_stretches as (
         r.*,
         s.stretch
     from readings as r
-    inner join stretches as s on s.subject_id = r.subject_id and s.local_date = r.local_date
+    inner join stretches as s
+        on s.study_id = r.study_id and s.subject_id = r.subject_id and s.day_key = r.day_key
 ),
 
 episodes as (
     -- "fever is required to start a CRS episode"
     select
+        study_id,
         subject_id,
         stretch,
-        min(recorded_at) filter (where is_fever) as episode_started_at
+        min(time_key) filter (where is_fever) as episode_started_time,
+        arg_min(recorded_at, time_key) filter (where is_fever) as episode_started_at,
+        arg_min(study_day, time_key) filter (where is_fever) as episode_started_study_day
     from readings_in_stretches
-    group by subject_id, stretch
+    group by study_id, subject_id, stretch
 ),
 
 masked_episodes as (
     -- "once tocilizumab, siltuximab or a corticosteroid has been given after the episode began"
     select
+        e.study_id,
         e.subject_id,
         e.stretch,
-        e.episode_started_at,
-        min(m.administered_at) as fever_masked_from
+        any_value(e.episode_started_at) as episode_started_at,
+        any_value(e.episode_started_study_day) as episode_started_study_day,
+        min(m.time_key) as fever_masked_from_time,
+        arg_min(m.administered_at, m.time_key) as fever_masked_from,
+        arg_min(m.study_day, m.time_key) as fever_masked_from_study_day
     from episodes as e
     left join masking_doses as m
-        on m.subject_id = e.subject_id
-        and m.administered_at > e.episode_started_at
-    group by e.subject_id, e.stretch, e.episode_started_at
+        on m.study_id = e.study_id
+        and m.subject_id = e.subject_id
+        and m.time_key > e.episode_started_time
+    group by e.study_id, e.subject_id, e.stretch
 ),
 
 final as (
     select
+        r.study_id,
         r.subject_id,
         r.recorded_at,
         r.local_date,
@@ -169,18 +198,21 @@ final as (
         r.sign_grade,
         r.is_clear,
         e.episode_started_at as crs_episode_started_at,
+        e.episode_started_study_day as crs_episode_started_study_day,
         e.fever_masked_from,
-        coalesce(r.recorded_at >= e.fever_masked_from, false) as is_fever_masked,
+        e.fever_masked_from_study_day,
+        coalesce(r.time_key >= e.fever_masked_from_time, false) as is_fever_masked,
         case
             -- CRS table: fever, with the most severe of hypotension and hypoxia (fever alone = 1)
             when r.is_fever then greatest(1, r.sign_grade)
             -- masked fever: hypotension or hypoxia alone keep grading the episode
-            when r.recorded_at >= e.fever_masked_from then r.sign_grade
+            when r.time_key >= e.fever_masked_from_time then r.sign_grade
             -- no fever and not masked: no CRS
             else 0
         end as crs_grade
     from readings_in_stretches as r
-    left join masked_episodes as e on e.subject_id = r.subject_id and e.stretch = r.stretch
+    left join masked_episodes as e
+        on e.study_id = r.study_id and e.subject_id = r.subject_id and e.stretch = r.stretch
 )
 
 select * from final

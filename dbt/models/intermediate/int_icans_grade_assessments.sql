@@ -11,6 +11,7 @@ assessments as (
 
 domains as (
     select
+        study_id,
         subject_id,
         assessed_at,
         local_date,

@@ -2,7 +2,8 @@
     dexamethasone-equivalent mg (derivations.md, "Steroid exposure"). The day's steroid total is
     null when one of its corticosteroid doses was in mg/kg for a subject without weight_kg (it
     cannot be converted, and a partial sum would pass for the total); those doses are counted in
-    steroid_doses_missing_weight instead of being dropped silently. -#}
+    steroid_doses_missing_weight instead of being dropped silently. Days are whole study days
+    (whole_day: a relative study's 2.75 is day 2). -#}
 with
 
 doses as (
@@ -12,8 +13,9 @@ doses as (
 
 final as (
     select
+        study_id,
         subject_id,
-        study_day,
+        {{ whole_day('study_day') }} as study_day,
         count(*) filter (where drug = 'tocilizumab') as tocilizumab_doses,
         count(*) filter (where drug = 'siltuximab') as siltuximab_doses,
         count(*) filter (where drug = 'anakinra') as anakinra_doses,
@@ -24,7 +26,7 @@ final as (
             else coalesce(sum(dex_equiv_mg) filter (where is_corticosteroid), 0)
         end as steroid_dex_equiv_mg
     from doses
-    group by subject_id, study_day
+    group by study_id, subject_id, {{ whole_day('study_day') }}
 )
 
 select * from final

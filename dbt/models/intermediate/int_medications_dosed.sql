@@ -2,7 +2,8 @@
     dexamethasone-equivalent mg (derivations.md, "Steroid exposure"). A dose in mg/kg is
     multiplied by the subject's weight_kg; without a weight it cannot be converted: dose_mg and
     dex_equiv_mg stay null and is_missing_weight flags the row (weight lives in another source,
-    so the ingest cannot quarantine it; the marts carry the flag on). -#}
+    so the ingest cannot quarantine it; the marts carry the flag on). Subjects are matched on
+    (study_id, subject_id). -#}
 with
 
 medications as (
@@ -10,7 +11,7 @@ medications as (
 ),
 
 subjects as (
-    select subject_id, weight_kg from {{ ref('stg_clinical__subjects') }}
+    select study_id, subject_id, weight_kg from {{ ref('stg_clinical__subjects') }}
 ),
 
 steroid_equivalents as (
@@ -19,6 +20,7 @@ steroid_equivalents as (
 
 dosed as (
     select
+        m.study_id,
         m.subject_id,
         m.drug,
         m.administered_at,
@@ -38,12 +40,13 @@ dosed as (
         e.drug is not null as is_corticosteroid,
         e.dex_equivalent_factor
     from medications as m
-    left join subjects as s on s.subject_id = m.subject_id
+    left join subjects as s on s.study_id = m.study_id and s.subject_id = m.subject_id
     left join steroid_equivalents as e on e.drug = m.drug
 ),
 
 final as (
     select
+        study_id,
         subject_id,
         drug,
         administered_at,

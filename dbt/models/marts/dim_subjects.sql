@@ -1,3 +1,6 @@
+{#- One row per enrolled subject of every study (marts.md, dim_subjects): a subject is
+    (study_id, subject_id). is_infused = infused_on is not null, or (relative study) the
+    delivered `infused` flag (stg_clinical__subjects). -#}
 with
 
 subjects as (
@@ -6,6 +9,7 @@ subjects as (
 
 final as (
     select
+        study_id,
         subject_id,
         site_id,
         enrolled_on,

@@ -4,7 +4,12 @@
     vars baseline_window_first_day..baseline_window_last_day; fold change = value / baseline,
     both on analysis_value). Two baseline candidates collected at the same instant are ordered
     by sample_id (the largest wins), so the choice is stable. A baseline of 0 gives no fold
-    change (null), never a division by zero. -#}
+    change (null), never a division by zero.
+
+    Per study (a subject is (study_id, subject_id)). study_day keeps a relative study's fraction
+    (7.25 = day 7 at 06:00); the baseline window compares the whole day, floor(study_day), as
+    every window does; within it the last sample is the latest collection time, or in a relative
+    study (no collection time) the latest study day. -#}
 
 with
 
@@ -14,26 +19,28 @@ measurements as (
 
 baseline_candidates as (
     select
+        study_id,
         subject_id,
         specimen,
         analyte,
         analysis_value,
         row_number() over (
-            partition by subject_id, specimen, analyte
-            order by collected_at desc, sample_id desc nulls last, measurement_id desc
+            partition by study_id, subject_id, specimen, analyte
+            order by collected_at desc nulls last, study_day desc, sample_id desc nulls last, measurement_id desc
         ) as recency
     from measurements
-    where study_day between {{ var('baseline_window_first_day') }} and {{ var('baseline_window_last_day') }}
+    where {{ whole_day('study_day') }} between {{ var('baseline_window_first_day') }} and {{ var('baseline_window_last_day') }}
 ),
 
 baselines as (
-    select subject_id, specimen, analyte, analysis_value as baseline_value
+    select study_id, subject_id, specimen, analyte, analysis_value as baseline_value
     from baseline_candidates
     where recency = 1
 ),
 
 final as (
     select
+        m.study_id,
         m.measurement_id,
         m.subject_id,
         m.specimen,
@@ -58,7 +65,8 @@ final as (
         m.delivery_sha256
     from measurements as m
     left join baselines as b
-        on b.subject_id = m.subject_id and b.specimen = m.specimen and b.analyte = m.analyte
+        on b.study_id = m.study_id and b.subject_id = m.subject_id
+        and b.specimen = m.specimen and b.analyte = m.analyte
 )
 
 select * from final

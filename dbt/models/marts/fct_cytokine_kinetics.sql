@@ -15,19 +15,27 @@
       among them (extrapolated results are counted apart, in n_extrapolated); n_samples_d0_d28:
       those in the peak window.
     Every analyte of fct_biomarker_results is covered (cytokines, serum labs, CSF measures;
-    analyte_kind tells them apart). Subjects never infused have no study days and no row. -#}
+    analyte_kind tells them apart). Subjects never infused have no study days and no row.
+    Per study (a subject is (study_id, subject_id)). Windows, the peak's day and the AUC's days
+    are whole study days, floor(study_day) (our choice: a relative study's samples at 1.25 and
+    1.75 are both day 1, averaged into its day value; the peak_day of a sample at 3.5 is 3); ties
+    of the peak go to the earliest sample (collection time, else study day). -#}
 {%- set peak_days = var('peak_window_first_day') ~ ' and ' ~ var('peak_window_last_day') -%}
 {%- set auc_days = var('auc_window_first_day') ~ ' and ' ~ var('auc_window_last_day') -%}
 
 with
 
 results as (
-    select * from {{ ref('fct_biomarker_results') }}
+    select
+        *,
+        {{ whole_day('study_day') }} as whole_study_day
+    from {{ ref('fct_biomarker_results') }}
     where study_day is not null
 ),
 
 per_analyte as (
     select
+        study_id,
         subject_id,
         specimen,
         analyte,
@@ -38,37 +46,38 @@ per_analyte as (
         count(*) as n_samples,
         count(*) filter (where censoring in ('below_lloq', 'above_uloq')) as n_censored,
         count(*) filter (where censoring = 'extrapolated') as n_extrapolated,
-        count(*) filter (where study_day between {{ peak_days }}) as n_samples_d0_d28
+        count(*) filter (where whole_study_day between {{ peak_days }}) as n_samples_d0_d28
     from results
-    group by subject_id, specimen, analyte
+    group by study_id, subject_id, specimen, analyte
 ),
 
 peak_candidates as (
     select
+        study_id,
         subject_id,
         specimen,
         analyte,
         analysis_value,
-        study_day,
+        whole_study_day,
         row_number() over (
-            partition by subject_id, specimen, analyte
-            order by analysis_value desc, collected_at, measurement_id
+            partition by study_id, subject_id, specimen, analyte
+            order by analysis_value desc, collected_at nulls last, study_day, measurement_id
         ) as peak_rank
     from results
-    where study_day between {{ peak_days }} and analysis_value is not null
+    where whole_study_day between {{ peak_days }} and analysis_value is not null
 ),
 
 peaks as (
-    select subject_id, specimen, analyte, analysis_value as peak_value, study_day as peak_day
+    select study_id, subject_id, specimen, analyte, analysis_value as peak_value, whole_study_day as peak_day
     from peak_candidates
     where peak_rank = 1
 ),
 
 auc_daily_values as (
-    select subject_id, specimen, analyte, study_day, avg(analysis_value) as day_value
+    select study_id, subject_id, specimen, analyte, whole_study_day as study_day, avg(analysis_value) as day_value
     from results
-    where study_day between {{ auc_days }} and analysis_value is not null
-    group by subject_id, specimen, analyte, study_day
+    where whole_study_day between {{ auc_days }} and analysis_value is not null
+    group by study_id, subject_id, specimen, analyte, whole_study_day
 ),
 
 trapezoids as (
@@ -77,11 +86,12 @@ trapezoids as (
         (study_day - lag(study_day) over w)
             * (day_value + lag(day_value) over w) / 2.0 as segment_area
     from auc_daily_values
-    window w as (partition by subject_id, specimen, analyte order by study_day)
+    window w as (partition by study_id, subject_id, specimen, analyte order by study_day)
 ),
 
 auc as (
     select
+        study_id,
         subject_id,
         specimen,
         analyte,
@@ -90,11 +100,12 @@ auc as (
         max(study_day) as auc_last_day,
         count(*) as auc_n_days
     from trapezoids
-    group by subject_id, specimen, analyte
+    group by study_id, subject_id, specimen, analyte
 ),
 
 final as (
     select
+        a.study_id,
         a.subject_id,
         a.specimen,
         a.analyte,
@@ -114,8 +125,8 @@ final as (
         a.n_samples_d0_d28,
         a.substitution_rule
     from per_analyte as a
-    left join peaks as p using (subject_id, specimen, analyte)
-    left join auc as u using (subject_id, specimen, analyte)
+    left join peaks as p using (study_id, subject_id, specimen, analyte)
+    left join auc as u using (study_id, subject_id, specimen, analyte)
 )
 
 select * from final

@@ -1,22 +1,34 @@
 {#- One row per infused subject (marts.md, fct_subject_endpoints): toxicity endpoints, drug
-    exposure, best response by day 100 and survival times (derivations.md).
+    exposure, best response by day 100 and survival times (derivations.md). A subject is
+    (study_id, subject_id); every join is on both.
 
-    Toxicity window = study days var toxicity_window_first_day..toxicity_window_last_day (0..30),
-    edges included; response window = response_window_first_day..response_window_last_day
-    (1..100). Every infused subject has a row (every one counts in the denominators). -#}
+    Toxicity: crs_* and icans_* are the study's primary criteria's (int_toxicity_criteria rank 1:
+    its study.yml toxicity_criteria[0], default ASTCT2019), from int_toxicity_max_grades: the
+    daily adjudicated grades inside the toxicity window, else the subject's summary, else 0
+    (crs_endpoint_source / icans_endpoint_source say which). iec_hs_present: the IEC-HS summary
+    (any criteria), false for a subject without one, null when the study has no IEC-HS data.
+
+    Windows (whole study days, edges included): toxicity window = var toxicity_window_first_day..
+    toxicity_window_last_day (0..30) for the derived maxima and drug exposure; response window =
+    response_window_first_day..response_window_last_day (1..100). Every infused subject has a row
+    (every one counts in the denominators). -#}
 {%- set tox_first = var('toxicity_window_first_day') -%}
 {%- set tox_last = var('toxicity_window_last_day') -%}
 with
 
 subjects as (
-    select subject_id, car_t_product, disease, infused_on
+    select study_id, subject_id, car_t_product, disease, infused_on
     from {{ ref('dim_subjects') }}
     where is_infused
 ),
 
-adjudicated as (
-    select * from {{ ref('stg_clinical__toxicity_assessments') }}
-    where study_day between {{ tox_first }} and {{ tox_last }}
+primary_criteria as (
+    select study_id, criteria from {{ ref('int_toxicity_criteria') }}
+    where is_primary
+),
+
+max_grades as (
+    select * from {{ ref('int_toxicity_max_grades') }}
 ),
 
 crs_derived as (
@@ -36,7 +48,7 @@ medications as (
 
 responses as (
     select * from {{ ref('stg_clinical__response_assessments') }}
-    where study_day between {{ var('response_window_first_day') }} and {{ var('response_window_last_day') }}
+    where {{ whole_day('study_day') }} between {{ var('response_window_first_day') }} and {{ var('response_window_last_day') }}
 ),
 
 outcomes as (
@@ -48,35 +60,45 @@ response_ranks as (
     select response, response_rank from {{ ref('response_ranks') }}
 ),
 
--- derivations.md, Adjudicated vs derived: onset = first day with grade >= 1; duration = number
--- of days with grade >= 1; max = the worst grade, 0 when no day has grade >= 1
-adjudicated_endpoints as (
-    select
-        subject_id,
-        coalesce(max(crs_grade) filter (where crs_grade >= 1), 0) as crs_max_grade,
-        min(study_day) filter (where crs_grade >= 1) as crs_onset_day,
-        count(*) filter (where crs_grade >= 1) as crs_duration_days,
-        coalesce(max(icans_grade) filter (where icans_grade >= 1), 0) as icans_max_grade,
-        min(study_day) filter (where icans_grade >= 1) as icans_onset_day,
-        count(*) filter (where icans_grade >= 1) as icans_duration_days
-    from adjudicated
-    group by subject_id
+-- the primary criteria's endpoints (int_toxicity_max_grades: derivations.md, Adjudicated vs
+-- derived; daily grades win over a summary)
+primary_endpoints as (
+    select m.*
+    from max_grades as m
+    inner join primary_criteria as p on p.study_id = m.study_id and p.criteria = m.criteria
+),
+
+crs as (
+    select * from primary_endpoints where toxicity = 'CRS'
+),
+
+icans as (
+    select * from primary_endpoints where toxicity = 'ICANS'
+),
+
+-- IEC-HS is present or absent, whatever the criteria its summary names
+iec_hs as (
+    select study_id, subject_id, bool_or(present) as iec_hs_present
+    from max_grades
+    where toxicity = 'IEC-HS'
+    group by study_id, subject_id
 ),
 
 crs_derived_max as (
-    select subject_id, max(crs_grade_derived) as crs_max_grade_derived
+    select study_id, subject_id, max(crs_grade_derived) as crs_max_grade_derived
     from crs_derived
-    group by subject_id
+    group by study_id, subject_id
 ),
 
 icans_derived_max as (
-    select subject_id, max(icans_grade_derived) as icans_max_grade_derived
+    select study_id, subject_id, max(icans_grade_derived) as icans_max_grade_derived
     from icans_derived
-    group by subject_id
+    group by study_id, subject_id
 ),
 
 exposure as (
     select
+        study_id,
         subject_id,
         sum(tocilizumab_doses) as tocilizumab_doses_total,
         sum(steroid_doses) as steroid_doses_total,
@@ -88,32 +110,40 @@ exposure as (
         end as steroid_dex_equiv_mg_total,
         sum(anakinra_doses) as anakinra_doses_total
     from medications
-    group by subject_id
+    group by study_id, subject_id
 ),
 
 -- derivations.md, Response: the best of CR > PR > SD > PD on the window's days; an assessment
--- outside the ranks (NE) is no response, so a subject with only those has no row here (NE)
+-- outside the ranks (NE) is no response, so a subject with only those has no row here (NE).
+-- Among assessments with the best response, an MRD-negative one comes first (ALL-MRD: the
+-- deeper CR; our choice), then MRD-positive, then one without MRD status, then the earliest:
+-- best_response_mrd is that assessment's mrd.
 best_response as (
     select
+        r.study_id,
         r.subject_id,
-        arg_min(k.response, k.response_rank) as best_response
+        arg_min(
+            struct_pack(response := k.response, mrd := r.mrd),
+            [k.response_rank, case r.mrd when 'negative' then 1 when 'positive' then 2 else 3 end, r.study_day]
+        ) as best
     from responses as r
     inner join response_ranks as k on k.response = r.response
-    group by r.subject_id
+    group by r.study_id, r.subject_id
 ),
 
 final as (
     select
+        s.study_id,
         s.subject_id,
         s.car_t_product,
         s.disease,
         s.infused_on,
-        coalesce(a.crs_max_grade, 0) as crs_max_grade,
-        a.crs_onset_day,
-        coalesce(a.crs_duration_days, 0) as crs_duration_days,
-        coalesce(a.icans_max_grade, 0) as icans_max_grade,
-        a.icans_onset_day,
-        coalesce(a.icans_duration_days, 0) as icans_duration_days,
+        c.max_grade as crs_max_grade,
+        c.onset_day as crs_onset_day,
+        c.duration_days as crs_duration_days,
+        i.max_grade as icans_max_grade,
+        i.onset_day as icans_onset_day,
+        i.duration_days as icans_duration_days,
         cd.crs_max_grade_derived,
         id.icans_max_grade_derived,
         coalesce(e.tocilizumab_doses_total, 0) > 0 as received_tocilizumab,
@@ -123,21 +153,30 @@ final as (
         case when e.subject_id is null then 0 else e.steroid_dex_equiv_mg_total end as steroid_dex_equiv_mg_total,
         coalesce(e.steroid_doses_missing_weight, 0) as steroid_doses_missing_weight,
         coalesce(e.anakinra_doses_total, 0) as anakinra_doses_total,
-        coalesce(b.best_response, 'NE') as best_response_d100,
-        -- derivations.md, Survival: from infusion; OS event = death, time to died_on else
-        -- last_known_alive_on; PFS event = progression or death, whichever first, else censored
-        -- at last_known_alive_on
-        date_diff('day', s.infused_on, coalesce(o.died_on, o.last_known_alive_on)) as os_days,
-        case when o.subject_id is not null then o.died_on is not null end as os_event,
-        date_diff('day', s.infused_on, coalesce(least(o.progressed_on, o.died_on), o.last_known_alive_on)) as pfs_days,
-        case when o.subject_id is not null then o.progressed_on is not null or o.died_on is not null end as pfs_event
+        coalesce(b.best.response, 'NE') as best_response_d100,
+        -- derivations.md, Survival: from infusion; OS event = death, time to death else to last
+        -- known alive; PFS event = progression or death, whichever first, else censored at last
+        -- known alive. The outcome days are days from infusion in either time mode
+        -- (stg_clinical__outcomes), whole days.
+        {{ whole_day('coalesce(o.died_day, o.last_known_alive_day)') }} as os_days,
+        case when o.subject_id is not null then o.died_day is not null end as os_event,
+        {{ whole_day('coalesce(least(o.progressed_day, o.died_day), o.last_known_alive_day)') }} as pfs_days,
+        case when o.subject_id is not null then o.progressed_day is not null or o.died_day is not null end as pfs_event,
+        p.criteria as toxicity_criteria,
+        c.endpoint_source as crs_endpoint_source,
+        i.endpoint_source as icans_endpoint_source,
+        h.iec_hs_present,
+        b.best.mrd as best_response_mrd
     from subjects as s
-    left join adjudicated_endpoints as a on a.subject_id = s.subject_id
-    left join crs_derived_max as cd on cd.subject_id = s.subject_id
-    left join icans_derived_max as id on id.subject_id = s.subject_id
-    left join exposure as e on e.subject_id = s.subject_id
-    left join best_response as b on b.subject_id = s.subject_id
-    left join outcomes as o on o.subject_id = s.subject_id
+    left join primary_criteria as p on p.study_id = s.study_id
+    left join crs as c on c.study_id = s.study_id and c.subject_id = s.subject_id
+    left join icans as i on i.study_id = s.study_id and i.subject_id = s.subject_id
+    left join iec_hs as h on h.study_id = s.study_id and h.subject_id = s.subject_id
+    left join crs_derived_max as cd on cd.study_id = s.study_id and cd.subject_id = s.subject_id
+    left join icans_derived_max as id on id.study_id = s.study_id and id.subject_id = s.subject_id
+    left join exposure as e on e.study_id = s.study_id and e.subject_id = s.subject_id
+    left join best_response as b on b.study_id = s.study_id and b.subject_id = s.subject_id
+    left join outcomes as o on o.study_id = s.study_id and o.subject_id = s.subject_id
 )
 
 select * from final

@@ -1,15 +1,26 @@
 {#- One row per infused subject x study day of the daily grid (marts.md, fct_toxicity_daily):
     the adjudicated grades beside the grades derived from signs (derivations.md, "Adjudicated vs
-    derived grades"), the day's signs and the drugs given. The data of a swimmer plot. -#}
+    derived grades"), the day's signs and the drugs given. The data of a swimmer plot.
+
+    Per study, on whole study days (a relative study's 7.25 is day 7). The adjudicated grades are
+    those of the study's primary criteria (int_toxicity_criteria rank 1, the criteria
+    fct_subject_endpoints reports), named in toxicity_criteria; grades of other criteria feed
+    int_toxicity_max_grades and agg_toxicity_rates. -#}
 with
 
 grid as (
     select * from {{ ref('int_toxicity_daily_grid') }}
 ),
 
+primary_criteria as (
+    select study_id, criteria from {{ ref('int_toxicity_criteria') }}
+    where is_primary
+),
+
 adjudicated as (
-    select subject_id, study_day, crs_grade, icans_grade
-    from {{ ref('stg_clinical__toxicity_assessments') }}
+    select a.study_id, a.subject_id, a.study_day, a.crs_grade, a.icans_grade
+    from {{ ref('int_toxicity_adjudicated_daily') }} as a
+    inner join primary_criteria as p on p.study_id = a.study_id and p.criteria = a.criteria
 ),
 
 crs as (
@@ -26,6 +37,7 @@ medications as (
 
 final as (
     select
+        g.study_id,
         g.subject_id,
         g.study_day,
         g.calendar_date,
@@ -46,12 +58,18 @@ final as (
         coalesce(m.steroid_doses_missing_weight, 0) as steroid_doses_missing_weight,
         coalesce(m.anakinra_doses, 0) as anakinra_doses,
         coalesce(c.n_readings, 0) as n_vitals_readings,
-        coalesce(i.n_assessments, 0) as n_neuro_assessments
+        coalesce(i.n_assessments, 0) as n_neuro_assessments,
+        p.criteria as toxicity_criteria
     from grid as g
-    left join adjudicated as a on a.subject_id = g.subject_id and a.study_day = g.study_day
-    left join crs as c on c.subject_id = g.subject_id and c.study_day = g.study_day
-    left join icans as i on i.subject_id = g.subject_id and i.study_day = g.study_day
-    left join medications as m on m.subject_id = g.subject_id and m.study_day = g.study_day
+    left join primary_criteria as p on p.study_id = g.study_id
+    left join adjudicated as a
+        on a.study_id = g.study_id and a.subject_id = g.subject_id and a.study_day = g.study_day
+    left join crs as c
+        on c.study_id = g.study_id and c.subject_id = g.subject_id and c.study_day = g.study_day
+    left join icans as i
+        on i.study_id = g.study_id and i.subject_id = g.subject_id and i.study_day = g.study_day
+    left join medications as m
+        on m.study_id = g.study_id and m.subject_id = g.subject_id and m.study_day = g.study_day
 )
 
 select * from final

@@ -1,6 +1,7 @@
 {#- A rate table's rows of one grouping (e.g. group_by = car_t_product) partition the infused
     subjects, so for every category (`keys`) their n_subjects and n_total add up to the overall
-    row (marts.md, agg_toxicity_rates / agg_response_rates). Returns the categories where not. -#}
+    row (marts.md, agg_toxicity_rates / agg_response_rates). Rates are per study, so `keys`
+    start with study_id. Returns the categories where not. -#}
 {% test rate_groups_sum_to_overall(model, group_by, keys) %}
 with
 

@@ -6,11 +6,12 @@ source as (
 
 final as (
     select
+        _study_id as study_id,
         subject_id,
         drug,
         {{ utc_from_delivered('administered_at') }} as administered_at,
         {{ local_date_from_delivered('administered_at') }} as local_date,
-        {{ study_day(local_date_from_delivered('administered_at')) }} as study_day,
+        {{ study_day_of(local_date_from_delivered('administered_at')) }} as study_day,
         dose,
         dose_unit,
         route,

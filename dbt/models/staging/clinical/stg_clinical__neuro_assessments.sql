@@ -6,10 +6,11 @@ source as (
 
 final as (
     select
+        _study_id as study_id,
         subject_id,
         {{ utc_from_delivered('assessed_at') }} as assessed_at,
         {{ local_date_from_delivered('assessed_at') }} as local_date,
-        {{ study_day(local_date_from_delivered('assessed_at')) }} as study_day,
+        {{ study_day_of(local_date_from_delivered('assessed_at')) }} as study_day,
         cast(ice_score as integer) as ice_score,
         consciousness,
         seizure,

@@ -1,3 +1,6 @@
+{#- Current subjects (per study). A calendar study gives infused_on; a relative study gives no
+    date and an `infused` flag (true/false, yes/no, 1/0, any case): either makes a subject
+    infused. enrolled_on and infused_on stay null in a relative study (nothing invents a date). -#}
 with
 
 source as (
@@ -6,6 +9,7 @@ source as (
 
 final as (
     select
+        _study_id as study_id,
         subject_id,
         site_id,
         enrolled_on,
@@ -15,7 +19,7 @@ final as (
         disease,
         car_t_product,
         infused_on,
-        infused_on is not null as is_infused,
+        infused_on is not null or coalesce({{ is_true_text('infused') }}, false) as is_infused,
         not_infused_reason,
         _delivery_sha256 as delivery_sha256
     from source

@@ -6,9 +6,10 @@ source as (
 
 final as (
     select
+        _study_id as study_id,
         subject_id,
         assessed_on,
-        {{ study_day('assessed_on') }} as study_day,
+        {{ study_day_of('assessed_on') }} as study_day,
         cast(crs_grade as integer) as crs_grade,
         cast(icans_grade as integer) as icans_grade,
         criteria,

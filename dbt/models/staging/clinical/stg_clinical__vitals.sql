@@ -6,10 +6,11 @@ source as (
 
 final as (
     select
+        _study_id as study_id,
         subject_id,
         {{ utc_from_delivered('recorded_at') }} as recorded_at,
         {{ local_date_from_delivered('recorded_at') }} as local_date,
-        {{ study_day(local_date_from_delivered('recorded_at')) }} as study_day,
+        {{ study_day_of(local_date_from_delivered('recorded_at')) }} as study_day,
         temperature_c,
         cast(systolic_bp_mmhg as integer) as systolic_bp_mmhg,
         -- an empty vasopressors cell means none

@@ -9,11 +9,12 @@ source as (
 
 final as (
     select
+        _study_id as study_id,
         sample_id,
         subject_id,
         {{ utc_from_delivered('collected_at') }} as collected_at,
         {{ local_date_from_delivered('collected_at') }} as local_date,
-        {{ study_day(local_date_from_delivered('collected_at')) }} as study_day,
+        {{ study_day_of(local_date_from_delivered('collected_at')) }} as study_day,
         wbc_per_ul,
         rbc_per_ul,
         protein_mg_dl,

@@ -16,10 +16,11 @@ conversions as (
 
 final as (
     select
+        l._study_id as study_id,
         l.subject_id,
-        {{ utc_from_delivered('l.collected_at') }} as collected_at,
+        {{ utc_from_delivered('l.collected_at', 'l._study_id') }} as collected_at,
         {{ local_date_from_delivered('l.collected_at') }} as local_date,
-        {{ study_day(local_date_from_delivered('l.collected_at'), 'l.subject_id') }} as study_day,
+        {{ study_day_of(local_date_from_delivered('l.collected_at'), 'l.subject_id', 'l._study_id', 'l.study_day') }} as study_day,
         l.test,
         l.value * c.factor as value,
         c.to_unit as unit,

@@ -1,0 +1,24 @@
+{#- Current per-subject toxicity summaries (studies-and-inputs.md, "New contract sources"): one
+    row per subject x toxicity (CRS, ICANS, IEC-HS) x criteria. `present` is the delivered yes/no
+    text as a boolean; max_grade is empty when only presence is known. -#}
+with
+
+source as (
+    {{ current_rows('clinical', 'toxicity_summaries') }}
+),
+
+final as (
+    select
+        _study_id as study_id,
+        subject_id,
+        toxicity,
+        criteria,
+        {{ is_true_text('present') }} as present,
+        cast(max_grade as integer) as max_grade,
+        onset_day,
+        resolved_day,
+        _delivery_sha256 as delivery_sha256
+    from source
+)
+
+select * from final
