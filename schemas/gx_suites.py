@@ -4,10 +4,17 @@ One plain function per table returns its expectations, so each reads like the co
 value ranges, allowed categories, the grain (unique keys), row counts, not-null keys. What a
 table's size must be depends on the cohort (fct_toxicity_daily = infused subjects x the 36 days
 of the grid; a rate table = its categories x the group values that occur among infused
-subjects), so every suite takes the `Cohort` read from marts.dim_subjects at run time.
+subjects), so every suite takes the `Cohort` read from the warehouse at run time.
+
+Several studies (studies-and-inputs.md, "Studies"): every table has `study_id` first and not
+null, naming a study of marts.dim_studies; its grain starts with study_id (subject ids are unique
+only within a study). The cohort is a `StudyCohort` per study (marts.dim_subjects, the study's
+settings from marts.dim_studies and raw.studies, marts.dim_subject_attributes), and every size
+rule is the sum over the studies of what one study must have, every group rule the study's own
+groups: with one study, the rules are the single-study rules.
 
 Every expectation carries `meta.kind` (columns, not_null, unique, range, category, membership,
-row_count, order) so a failure says at once what kind of rule broke. A rule lives once, and is
+grouping, relative_time, row_count, order) so a failure says at once what kind of rule broke. A rule lives once, and is
 read from there: the tables with a suite from schemas.gx_tables (SUITES is built from that list);
 the mart categories from schemas.vocabulary; the vocabularies of the source contract from the
 pandera models (schemas.clinical, schemas.analytes); the harmonized units from the dbt seed
@@ -29,24 +36,35 @@ from great_expectations.expectations.row_conditions import Column, Condition
 
 from schemas.dbt_vars import window
 from schemas.analytes import CYTOKINE_CODES
-from schemas.clinical import CAR_T_PRODUCTS, DISEASES, ICE_SCORE_RANGE, O2_DEVICES, SEXES
+from schemas.clinical import AGE_RANGE, CAR_T_PRODUCTS, DISEASES, ICE_SCORE_RANGE, O2_DEVICES, SEXES
 from schemas.gx_tables import CHECKED_TABLES
 from schemas.vocabulary import (
     ANALYTE_KINDS,
     CENSORING,
     CONSORT_STEPS,
-    CURVE_GROUPS,
+    DEFAULT_KINETICS_GROUP_BY,
+    DEFAULT_TOXICITY_CRITERIA,
     ENDPOINTS,
     GRADE_CATEGORIES,
     GRADES,
     KM_GROUP_BYS,
     MEASURES,
+    MRD_MEASURES,
+    MRD_RESPONSE_CRITERIA,
     OVERALL,
     OVERALL_VALUE,
+    PRESENCE_CURVE_GROUPS,
+    PRESENCE_TOXICITY,
     RATE_GROUP_BYS,
+    RESPONSE_CRITERIA,
     RESPONSES,
     SPECIMENS,
+    SUMMARY_TOXICITIES,
+    TIME_MODES,
     TOXICITIES,
+    TOXICITY_CRITERIA,
+    attribute_curve_groups,
+    graded_curve_groups,
 )
 
 Expectation = gxe.Expectation
@@ -64,24 +82,37 @@ def toxicity_window() -> tuple[int, int]:
     return window("toxicity_window")
 
 
-@dataclass(frozen=True)
-class Cohort:
-    """What the size and membership rules of the marts depend on, from marts.dim_subjects."""
+PRIMARY_RESPONSE_CRITERIA = RESPONSE_CRITERIA[0]
 
+
+@dataclass(frozen=True)
+class StudyCohort:
+    """One study: its subjects (marts.dim_subjects) and the settings its tables' rules depend on
+    (marts.dim_studies, the study.yml recorded in raw.studies)."""
+
+    study_id: str
     enrolled: tuple[str, ...]
     infused: tuple[str, ...]
     products: tuple[str, ...] = field(default=())  # car_t_product values among infused subjects
     diseases: tuple[str, ...] = field(default=())  # disease values among infused subjects
+    time_mode: str = "calendar"
+    toxicity_criteria: tuple[str, ...] = (DEFAULT_TOXICITY_CRITERIA,)  # the first is the primary
+    response_criteria: tuple[str, ...] = (PRIMARY_RESPONSE_CRITERIA,)
+    kinetics_group_by: str = DEFAULT_KINETICS_GROUP_BY
+    kinetics_values: tuple[str, ...] = ()  # the values of an attribute grouping among the study's subjects
+    declared_products: tuple[str, ...] = ()  # study.yml `products`, `diseases`, `analytes`
+    declared_diseases: tuple[str, ...] = ()
+    declared_analytes: tuple[str, ...] = ()
+    # What its delivered toxicity data hold (adjudicated daily grades, summaries): the graded
+    # toxicities with data, the criteria used without being declared (reported too), and the
+    # criteria of its IEC-HS data.
+    graded_toxicities: tuple[str, ...] = TOXICITIES
+    undeclared_criteria: tuple[str, ...] = ()
+    iec_hs_criteria: tuple[str, ...] = ()
 
-    @classmethod
-    def from_dim_subjects(cls, subjects: pd.DataFrame) -> Cohort:
-        infused = subjects[subjects["is_infused"].fillna(False).astype(bool)]
-        return cls(
-            enrolled=tuple(sorted(subjects["subject_id"].dropna().astype(str))),
-            infused=tuple(sorted(infused["subject_id"].dropna().astype(str))),
-            products=tuple(sorted(infused["car_t_product"].dropna().astype(str).unique())),
-            diseases=tuple(sorted(infused["disease"].dropna().astype(str).unique())),
-        )
+    @property
+    def relative(self) -> bool:
+        return self.time_mode == "relative"
 
     @property
     def rate_groups(self) -> list[tuple[str, str]]:
@@ -95,6 +126,185 @@ class Cohort:
     @property
     def km_groups(self) -> list[tuple[str, str]]:
         return [(OVERALL, OVERALL_VALUE)] + [("disease", d) for d in self.diseases]
+
+    @property
+    def measures(self) -> tuple[str, ...]:
+        """agg_response_rates measures: ORR and each response, and CR by MRD status for ALL-MRD."""
+        return (*MEASURES, *(MRD_MEASURES if MRD_RESPONSE_CRITERIA in self.response_criteria else ()))
+
+    @property
+    def toxicity_sets(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(toxicity, criteria, grade categories) of agg_toxicity_rates: CRS and ICANS, where the
+        study delivered data of that toxicity (a study without any ICANS data reports no ICANS
+        rate, not 0 of N), by each criteria the study reports (its study.yml's, then any its
+        deliveries use undeclared), every grade category; IEC-HS (presence: `any` only) by each
+        criteria its IEC-HS data use. (A CRS or ICANS delivered as presence without any grade would
+        have `any` only: not a case the contract's sources give.)"""
+        criteria = (*self.toxicity_criteria, *(c for c in self.undeclared_criteria if c not in self.toxicity_criteria))
+        sets = [(tox, c, GRADE_CATEGORIES) for c in criteria for tox in TOXICITIES if tox in self.graded_toxicities]
+        return sets + [(PRESENCE_TOXICITY, c, ("any",)) for c in self.iec_hs_criteria]
+
+    @property
+    def curve_groups(self) -> tuple[str, ...]:
+        """cytokine_curves.group of the study's grouping (lib/analysis/cytokine_curves.py)."""
+        if self.kinetics_group_by in TOXICITIES:
+            return (OVERALL_VALUE, *graded_curve_groups(self.kinetics_group_by))
+        if self.kinetics_group_by == PRESENCE_TOXICITY:
+            return (OVERALL_VALUE, *PRESENCE_CURVE_GROUPS)
+        return (OVERALL_VALUE, *self.kinetics_values)
+
+
+def _texts(values) -> tuple[str, ...]:
+    return tuple(sorted({str(v) for v in values if v is not None and v == v}))
+
+
+def _study_settings(row: dict) -> dict:
+    """The StudyCohort fields of a row of marts.dim_studies, with raw.studies.settings_json (the
+    validated study.yml) where the row has it."""
+    import json
+
+    def listed(key: str) -> tuple[str, ...]:
+        value = row.get(key)  # dim_studies lists them comma-separated
+        if isinstance(value, str) and value.strip():
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return tuple(settings.get(key) or ())
+
+    settings = json.loads(row["settings_json"]) if isinstance(row.get("settings_json"), str) else {}
+    primary = row.get("primary_toxicity_criteria") or DEFAULT_TOXICITY_CRITERIA
+    criteria = listed("toxicity_criteria") or (primary,)
+    if primary in criteria:  # the primary first
+        criteria = (primary, *(c for c in criteria if c != primary))
+    return {
+        "time_mode": row.get("time_mode") or settings.get("time_mode") or "calendar",
+        "toxicity_criteria": criteria,
+        "response_criteria": listed("response_criteria") or (PRIMARY_RESPONSE_CRITERIA,),
+        "kinetics_group_by": row.get("kinetics_group_by") or settings.get("kinetics_group_by")
+        or DEFAULT_KINETICS_GROUP_BY,
+        "declared_products": tuple(settings.get("products") or ()),
+        "declared_diseases": tuple(settings.get("diseases") or ()),
+        "declared_analytes": tuple(settings.get("analytes") or ()),
+    }
+
+
+def _delivered_toxicities(used: pd.DataFrame | None, study_id: str, declared: tuple[str, ...]) -> dict:
+    """The StudyCohort fields of a study's delivered toxicity data (see Cohort.from_dim_subjects)."""
+    if used is None:
+        return {}
+    mine = used[used["study_id"] == study_id]
+    return {
+        "graded_toxicities": tuple(t for t in TOXICITIES if (mine["toxicity"] == t).any()),
+        "undeclared_criteria": _texts(c for c in mine["criteria"] if c not in declared),
+        "iec_hs_criteria": _texts(mine.loc[mine["toxicity"] == PRESENCE_TOXICITY, "criteria"]),
+    }
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """What the size and membership rules of the marts depend on: one StudyCohort per study."""
+
+    studies: tuple[StudyCohort, ...]
+
+    @classmethod
+    def from_dim_subjects(
+        cls,
+        subjects: pd.DataFrame,
+        studies: pd.DataFrame | None = None,
+        attributes: pd.DataFrame | None = None,
+        criteria_used: pd.DataFrame | None = None,
+    ) -> Cohort:
+        """The cohort of marts.dim_subjects (study_id, subject_id, disease, car_t_product,
+        is_infused) and, when given, marts.dim_studies rows (one per study, also a study
+        without subjects; with raw.studies' settings_json where known), marts.dim_subject_attributes
+        rows (study_id, subject_id, attribute, value: the values of an attribute grouping) and the
+        toxicity data delivered (study_id, toxicity, criteria: a toxicity's adjudicated daily
+        grades or summaries by that criteria; None: every study has CRS and ICANS data by its
+        declared criteria)."""
+        if "study_id" not in subjects.columns:
+            raise ValueError("marts.dim_subjects lacks study_id (contract v2: study_id first in every mart)")
+        rows = {} if studies is None else {str(r["study_id"]): r for r in studies.to_dict("records")}
+        ids = sorted(set(rows) | {str(s) for s in subjects["study_id"].dropna().unique()})
+        used = (None if criteria_used is None else criteria_used.astype({"study_id": str}))
+        out = []
+        for study_id in ids:
+            mine = subjects[subjects["study_id"].astype(str) == study_id]
+            infused = mine[mine["is_infused"].fillna(False).astype(bool)]
+            settings = _study_settings(rows.get(study_id, {}))
+            values: tuple[str, ...] = ()
+            group_by = settings["kinetics_group_by"]
+            if attributes is not None and group_by not in SUMMARY_TOXICITIES:
+                a = attributes[(attributes["study_id"].astype(str) == study_id) & (attributes["attribute"] == group_by)]
+                values = attribute_curve_groups(a["value"].dropna().astype(str), group_by)
+            out.append(StudyCohort(
+                study_id=study_id,
+                enrolled=_texts(mine["subject_id"].dropna()),
+                infused=_texts(infused["subject_id"].dropna()),
+                products=_texts(infused["car_t_product"].dropna()),
+                diseases=_texts(infused["disease"].dropna()),
+                kinetics_values=values,
+                **_delivered_toxicities(used, study_id, settings["toxicity_criteria"]),
+                **settings,
+            ))
+        return cls(studies=tuple(out))
+
+    # ---- sums over the studies (the size rules)
+
+    @property
+    def study_ids(self) -> tuple[str, ...]:
+        return tuple(s.study_id for s in self.studies)
+
+    @property
+    def n_enrolled(self) -> int:
+        return sum(len(s.enrolled) for s in self.studies)
+
+    @property
+    def n_infused(self) -> int:
+        return sum(len(s.infused) for s in self.studies)
+
+    @property
+    def max_infused(self) -> int:
+        """The largest study's infused subjects (a per-study count's upper bound)."""
+        return max((len(s.infused) for s in self.studies), default=0)
+
+    @property
+    def infused(self) -> tuple[tuple[str, str], ...]:
+        """(study_id, subject_id) of every infused subject."""
+        return tuple((s.study_id, subject) for s in self.studies for subject in s.infused)
+
+    @property
+    def with_subjects(self) -> tuple[StudyCohort, ...]:
+        """The studies with an enrolled subject (agg_consort has their flow)."""
+        return tuple(s for s in self.studies if s.enrolled)
+
+    @property
+    def with_infused(self) -> tuple[StudyCohort, ...]:
+        """The studies with an infused subject (the rate tables have their rows)."""
+        return tuple(s for s in self.studies if s.infused)
+
+    @property
+    def rate_groups(self) -> list[tuple[str, str, str]]:
+        return [(s.study_id, *g) for s in self.with_infused for g in s.rate_groups]
+
+    @property
+    def km_groups(self) -> list[tuple[str, str, str]]:
+        return [(s.study_id, *g) for s in self.studies for g in s.km_groups]
+
+    @property
+    def products(self) -> tuple[str, ...]:
+        """Every product a mart may name: the contract's and those the studies declare."""
+        return tuple(dict.fromkeys((*CAR_T_PRODUCTS, *(p for s in self.studies for p in s.declared_products))))
+
+    @property
+    def diseases(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*DISEASES, *(d for s in self.studies for d in s.declared_diseases))))
+
+    @property
+    def cytokines(self) -> tuple[str, ...]:
+        """The contract's cytokine codes and those the studies declare."""
+        return tuple(dict.fromkeys((*CYTOKINE_CODES, *(a for s in self.studies for a in s.declared_analytes))))
+
+    @property
+    def relative_studies(self) -> tuple[str, ...]:
+        return tuple(s.study_id for s in self.studies if s.relative)
 
 
 # ---- the vocabulary of a suite: one helper per kind of rule --------------------------------
@@ -128,24 +338,90 @@ def one_of(column: str, values: Iterable, where: Condition | None = None) -> Exp
     )
 
 
-# The cohort table membership rules join to, in the warehouse (and in a checked frame's scratch
+# The cohort tables membership rules join to, in the warehouse (and in a checked frame's scratch
 # file: gx_runner.run_suite's `companions`).
 DIM_SUBJECTS = "marts.dim_subjects"
+DIM_STUDIES = "marts.dim_studies"
+
+
+def _sql_text(value) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _sql_list(values: Iterable) -> str:
+    return ", ".join(_sql_text(v) for v in values)
+
+
+def _query(query: str, description: str, kind: str, column: str) -> Expectation:
+    return gxe.UnexpectedRowsExpectation(unexpected_rows_query=query, description=description,
+                                         meta={"kind": kind, "column": column})
 
 
 def infused_subjects_only(column: str = "subject_id") -> Expectation:
-    """Every row belongs to an infused subject of marts.dim_subjects: an anti-join DuckDB runs,
-    not a list of the cohort's ids. (A value set of 92,000 ids took GX minutes per suite to
-    serialize: its pydantic models walk the list element by element, over and over.) Nulls are
-    the not_null rules' business."""
-    return gxe.UnexpectedRowsExpectation(
-        unexpected_rows_query=(
-            f'select "{column}" from {{batch}} where "{column}" is not null and "{column}" not in '
-            f"(select subject_id from {DIM_SUBJECTS} where is_infused)"
-        ),
-        description=f"every `{column}` is an infused subject of {DIM_SUBJECTS}",
-        meta={"kind": "membership", "column": column},
+    """Every row belongs to an infused subject of marts.dim_subjects, of its own study (a subject
+    is (study_id, subject_id)): an anti-join DuckDB runs, not a list of the cohort's ids. (A value
+    set of 92,000 ids took GX minutes per suite to serialize: its pydantic models walk the list
+    element by element, over and over.) Nulls are the not_null rules' business."""
+    return _query(
+        f'select study_id, "{column}" from {{batch}} where "{column}" is not null and (study_id, "{column}") not in '
+        f"(select study_id, subject_id from {DIM_SUBJECTS} where is_infused)",
+        f"every `{column}` is an infused subject of {DIM_SUBJECTS} in its study", "membership", column,
     )
+
+
+def first_column(name: str = "study_id") -> Expectation:
+    """``name`` is the table's first column. (A query on DuckDB's DESCRIBE of the batch: GX 1.24's
+    expect_column_to_exist ignores column_index 0, which it takes for "no index".)"""
+    return _query(f"select * from (select column_name from (describe select * from {{batch}}) limit 1) "
+                  f"where column_name <> {_sql_text(name)}",
+                  f"`{name}` is the first column", "columns", name)
+
+
+def study_first() -> list[Expectation]:
+    """`study_id` is the first column, never null, and names a study of marts.dim_studies."""
+    return [
+        first_column(),
+        *not_null("study_id"),
+        _query(f"select study_id from {{batch}} where study_id is not null and study_id not in "
+               f"(select study_id from {DIM_STUDIES})",
+               f"every `study_id` is a study of {DIM_STUDIES}", "membership", "study_id"),
+    ]
+
+
+def rows_in(columns_: Sequence[str], allowed: Iterable[tuple], kind: str = "grouping") -> Expectation:
+    """Each row's values of ``columns_`` are one of the ``allowed`` tuples: a study's own groups
+    (its products, diseases, grouping values), not any study's. A row with a null in them is the
+    not_null rules' business."""
+    allowed = sorted({tuple(str(v) for v in t) for t in allowed})
+    names = ", ".join(f'"{c}"' for c in columns_)
+    if allowed:
+        values = ", ".join(f"({_sql_list(t)})" for t in allowed)
+        query = f"select {names} from {{batch}} where ({names}) not in (select * from (values {values}))"
+    else:
+        query = f"select {names} from {{batch}}"
+    return _query(query, f"({', '.join(columns_)}) is one of the study's own", kind, ", ".join(columns_))
+
+
+def _excluding(studies: Iterable[str]) -> str:
+    studies = list(studies)
+    return f" and study_id not in ({_sql_list(studies)})" if studies else ""
+
+
+def not_null_in_calendar_studies(column: str, cohort: Cohort, where: str = "true") -> Expectation:
+    """A clock column is never null (where ``where``) in a calendar-time study; a relative-time
+    study has none (relative_time_has_no_clock)."""
+    return _query(f'select study_id, "{column}" from {{batch}} where "{column}" is null and {where}'
+                  f"{_excluding(cohort.relative_studies)}",
+                  f"`{column}` is not null in a calendar-time study", "not_null", column)
+
+
+def relative_time_has_no_clock(cohort: Cohort, *clock: str) -> list[Expectation]:
+    """studies-and-inputs.md, "Relative time": a relative-time study's calendar columns are null."""
+    if not cohort.relative_studies:
+        return []
+    return [_query(f'select study_id, "{c}" from {{batch}} where "{c}" is not null and study_id in '
+                   f"({_sql_list(cohort.relative_studies)})",
+                   f"`{c}` is null in a relative-time study", "relative_time", c) for c in clock]
 
 
 def pairs_in(column_a: str, column_b: str, pairs: Iterable[tuple]) -> Expectation:
@@ -173,12 +449,6 @@ def rows_between(low: int, high: int | None = None) -> Expectation:
     return gxe.ExpectTableRowCountToBeBetween(min_value=low, max_value=high, meta={"kind": "row_count"})
 
 
-def not_null_where(column: str, condition_column: str, condition_value) -> Expectation:
-    return gxe.ExpectColumnValuesToNotBeNull(
-        column=column, row_condition=Column(condition_column) == condition_value, meta={"kind": "not_null"},
-    )
-
-
 def rate_columns(count: str = "n_subjects", total: str = "n_total") -> list[Expectation]:
     """A proportion with its exact interval: 0 <= n <= total, 0..100 %, ci_low <= pct <= ci_high."""
     return [
@@ -195,33 +465,55 @@ def rate_columns(count: str = "n_subjects", total: str = "n_total") -> list[Expe
 
 # ---- marts (dbt) ----------------------------------------------------------------------------
 
+def dim_studies(cohort: Cohort) -> list[Expectation]:
+    return [
+        columns("study_id", "title", "time_mode", "n_subjects", "n_deliveries", "last_delivery_at",
+                "primary_toxicity_criteria", "kinetics_group_by"),
+        first_column(),
+        *not_null("study_id", "time_mode", "n_subjects", "primary_toxicity_criteria", "kinetics_group_by"),
+        unique("study_id"),
+        rows(len(cohort.studies)),  # every study of dim_subjects, and no other
+        one_of("time_mode", TIME_MODES),
+        one_of("primary_toxicity_criteria", TOXICITY_CRITERIA),
+        between("n_subjects", 0, None),
+        between("n_deliveries", 0, None),
+        # a study's subjects are those of dim_subjects
+        *(between("n_subjects", len(s.enrolled), len(s.enrolled), where=Column("study_id") == s.study_id)
+          for s in cohort.studies),
+    ]
+
+
 def dim_subjects(cohort: Cohort) -> list[Expectation]:
     return [
-        columns("subject_id", "site_id", "age_years", "sex", "disease", "car_t_product", "infused_on",
+        columns("study_id", "subject_id", "site_id", "age_years", "sex", "disease", "car_t_product", "infused_on",
                 "is_infused", "not_infused_reason"),
+        *study_first(),
         *not_null("subject_id", "site_id", "disease", "is_infused"),
-        unique("subject_id"),
+        unique("study_id", "subject_id"),
         rows_between(1),
-        between("age_years", 18, 100),  # the subjects contract (schemas.clinical.Subjects)
+        between("age_years", *AGE_RANGE),  # the subjects contract (schemas.clinical.Subjects)
         one_of("sex", SEXES),
-        one_of("disease", DISEASES),
-        one_of("car_t_product", CAR_T_PRODUCTS),
+        one_of("disease", cohort.diseases),
+        one_of("car_t_product", cohort.products),
         one_of("is_infused", (True, False)),
-        not_null_where("infused_on", "is_infused", True),
-        not_null_where("car_t_product", "is_infused", True),
+        not_null_in_calendar_studies("infused_on", cohort, where="is_infused"),
+        *relative_time_has_no_clock(cohort, "infused_on"),
+        gxe.ExpectColumnValuesToNotBeNull(column="car_t_product", row_condition=Column("is_infused") == True,  # noqa: E712
+                                          meta={"kind": "not_null"}),
     ]
 
 
 def fct_toxicity_daily(cohort: Cohort) -> list[Expectation]:
     first, last = daily_grid()
     return [
-        columns("subject_id", "study_day", "crs_grade", "icans_grade", "crs_grade_derived", "icans_grade_derived",
-                "tmax_c", "min_systolic_bp_mmhg", "vasopressor_count", "o2_device_worst", "ice_score_min",
-                "tocilizumab_doses", "steroid_dex_equiv_mg", "anakinra_doses"),
+        columns("study_id", "subject_id", "study_day", "crs_grade", "icans_grade", "crs_grade_derived",
+                "icans_grade_derived", "tmax_c", "min_systolic_bp_mmhg", "vasopressor_count", "o2_device_worst",
+                "ice_score_min", "tocilizumab_doses", "steroid_dex_equiv_mg", "anakinra_doses"),
+        *study_first(),
         *not_null("subject_id", "study_day", "tocilizumab_doses", "steroid_dex_equiv_mg", "anakinra_doses"),
-        unique("subject_id", "study_day"),
-        # every day of the grid for every infused subject, no one else
-        rows(len(cohort.infused) * (last - first + 1)),
+        unique("study_id", "subject_id", "study_day"),
+        # every day of the grid for every infused subject of every study, no one else
+        rows(cohort.n_infused * (last - first + 1)),
         infused_subjects_only(),
         between("study_day", first, last),
         *(between(c, *GRADES) for c in ("crs_grade", "icans_grade", "crs_grade_derived", "icans_grade_derived")),
@@ -239,17 +531,19 @@ def fct_toxicity_daily(cohort: Cohort) -> list[Expectation]:
 def fct_subject_endpoints(cohort: Cohort) -> list[Expectation]:
     first, last = toxicity_window()
     return [
-        columns("subject_id", "car_t_product", "disease", "crs_max_grade", "crs_onset_day", "crs_duration_days",
-                "icans_max_grade", "icans_onset_day", "icans_duration_days", "crs_max_grade_derived",
-                "icans_max_grade_derived", "received_tocilizumab", "received_steroids", "steroid_dex_equiv_mg_total",
-                "anakinra_doses_total", "best_response_d100", "os_days", "os_event", "pfs_days", "pfs_event"),
+        columns("study_id", "subject_id", "car_t_product", "disease", "crs_max_grade", "crs_onset_day",
+                "crs_duration_days", "icans_max_grade", "icans_onset_day", "icans_duration_days",
+                "crs_max_grade_derived", "icans_max_grade_derived", "received_tocilizumab", "received_steroids",
+                "steroid_dex_equiv_mg_total", "anakinra_doses_total", "best_response_d100", "os_days", "os_event",
+                "pfs_days", "pfs_event", "iec_hs_present"),
+        *study_first(),
         *not_null("subject_id", "car_t_product", "disease", "received_tocilizumab", "received_steroids",
                   "steroid_dex_equiv_mg_total", "anakinra_doses_total", "best_response_d100"),
-        unique("subject_id"),
-        rows(len(cohort.infused)),  # one row per infused subject
+        unique("study_id", "subject_id"),
+        rows(cohort.n_infused),  # one row per infused subject of every study
         infused_subjects_only(),
-        one_of("car_t_product", CAR_T_PRODUCTS),
-        one_of("disease", DISEASES),
+        one_of("car_t_product", cohort.products),
+        one_of("disease", cohort.diseases),
         *(between(c, *GRADES) for c in ("crs_max_grade", "icans_max_grade", "crs_max_grade_derived",
                                          "icans_max_grade_derived")),
         between("crs_onset_day", first, last),
@@ -264,6 +558,7 @@ def fct_subject_endpoints(cohort: Cohort) -> list[Expectation]:
         at_most("pfs_days", "os_days"),
         one_of("os_event", (True, False)),
         one_of("pfs_event", (True, False)),
+        one_of("iec_hs_present", (True, False)),  # null: the study has no IEC-HS data
     ]
 
 
@@ -310,18 +605,23 @@ def harmonized_units() -> list[tuple[str, tuple[str, ...], str]]:
 
 def fct_biomarker_results(cohort: Cohort) -> list[Expectation]:
     serum, csf = Column("specimen") == "serum", Column("specimen") == "csf"
+    cytokines = cohort.cytokines
     return [
-        columns("subject_id", "specimen", "analyte", "collected_at", "study_day", "value", "unit", "censoring",
-                "analysis_value", "substitution_rule", "baseline_value", "fold_change", "delivery_sha256"),
-        *not_null("subject_id", "specimen", "analyte", "collected_at", "value", "unit", "censoring",
-                  "analysis_value", "substitution_rule", "delivery_sha256"),
-        unique("measurement_id"),
+        columns("study_id", "subject_id", "specimen", "analyte", "collected_at", "study_day", "value", "unit",
+                "censoring", "analysis_value", "substitution_rule", "baseline_value", "fold_change",
+                "delivery_sha256"),
+        *study_first(),
+        *not_null("subject_id", "specimen", "analyte", "value", "unit", "censoring", "analysis_value",
+                  "substitution_rule", "delivery_sha256"),
+        not_null_in_calendar_studies("collected_at", cohort),
+        *relative_time_has_no_clock(cohort, "collected_at"),
+        unique("study_id", "measurement_id"),
         rows_between(1),
         one_of("specimen", SPECIMENS),
-        one_of("analyte", (*CYTOKINE_CODES, *lab_analytes("serum")), where=serum),
-        one_of("analyte", (*CYTOKINE_CODES, *lab_analytes("csf")), where=csf),
+        one_of("analyte", (*cytokines, *lab_analytes("serum")), where=serum),
+        one_of("analyte", (*cytokines, *lab_analytes("csf")), where=csf),
         # the harmonized unit of every analyte
-        one_of("unit", [cytokine_unit()], where=Column("analyte").is_in(CYTOKINE_CODES)),
+        one_of("unit", [cytokine_unit()], where=Column("analyte").is_in(cytokines)),
         *(one_of("unit", [unit], where=(Column("specimen") == specimen) & Column("analyte").is_in(analytes))
           for specimen, analytes, unit in harmonized_units()),
         one_of("censoring", CENSORING),
@@ -337,14 +637,17 @@ def fct_biomarker_results(cohort: Cohort) -> list[Expectation]:
 
 def fct_cytokine_kinetics(cohort: Cohort) -> list[Expectation]:
     return [
-        columns("subject_id", "specimen", "analyte", "baseline_value", "peak_value", "peak_day", "auc_d0_d14",
-                "peak_fold_change", "n_samples", "n_censored"),
+        columns("study_id", "subject_id", "specimen", "analyte", "baseline_value", "peak_value", "peak_day",
+                "auc_d0_d14", "peak_fold_change", "n_samples", "n_censored"),
+        *study_first(),
         *not_null("subject_id", "specimen", "analyte", "n_samples", "n_censored"),
-        unique("subject_id", "specimen", "analyte"),
-        rows_between(0, len(cohort.infused) * len(SPECIMENS) * len(all_analytes())),
+        unique("study_id", "subject_id", "specimen", "analyte"),
+        rows_between(0, cohort.n_infused * len(SPECIMENS) * len({*cohort.cytokines, *all_analytes()})),
         infused_subjects_only(),  # subjects not infused have no study day, no row
         one_of("specimen", SPECIMENS),
-        between("peak_day", 0, 28),
+        # days 0..28 by whole day: a relative-time study's peak may be at 28.75
+        gxe.ExpectColumnValuesToBeBetween(column="peak_day", min_value=0, max_value=29, strict_max=True,
+                                          meta={"kind": "range"}),
         between("baseline_value", 0, None),
         between("peak_value", 0, None),
         between("auc_d0_d14", 0, None),
@@ -359,10 +662,11 @@ def fct_toxicity_concordance(cohort: Cohort) -> list[Expectation]:
     first, last = daily_grid()
     grades = range(GRADES[0], GRADES[1] + 1)
     return [
-        columns("subject_id", "study_day", "toxicity", "adjudicated_grade", "derived_grade"),
+        columns("study_id", "subject_id", "study_day", "toxicity", "adjudicated_grade", "derived_grade"),
+        *study_first(),
         *not_null("subject_id", "study_day", "toxicity", "adjudicated_grade", "derived_grade"),
-        unique("subject_id", "study_day", "toxicity"),
-        rows_between(0, len(cohort.infused) * (last - first + 1) * len(TOXICITIES)),
+        unique("study_id", "subject_id", "study_day", "toxicity"),
+        rows_between(0, cohort.n_infused * (last - first + 1) * len(TOXICITIES)),
         infused_subjects_only(),
         between("study_day", first, last),
         one_of("toxicity", TOXICITIES),
@@ -374,68 +678,84 @@ def fct_toxicity_concordance(cohort: Cohort) -> list[Expectation]:
 
 
 def agg_toxicity_rates(cohort: Cohort) -> list[Expectation]:
+    sets = [(s.study_id, tox, criteria, category) for s in cohort.with_infused
+            for tox, criteria, categories in s.toxicity_sets for category in categories]
     return [
-        columns("toxicity", "group_by", "group_value", "grade_category", "n_subjects", "n_total", "pct",
-                "ci_low_pct", "ci_high_pct"),
-        *not_null("toxicity", "group_by", "group_value", "grade_category"),
-        unique("toxicity", "group_by", "group_value", "grade_category"),
-        # every category of every group value among infused subjects, n_subjects 0 where none
-        rows(len(TOXICITIES) * len(GRADE_CATEGORIES) * len(cohort.rate_groups)),
-        one_of("toxicity", TOXICITIES),
+        columns("study_id", "toxicity", "criteria", "group_by", "group_value", "grade_category", "n_subjects",
+                "n_total", "pct", "ci_low_pct", "ci_high_pct"),
+        *study_first(),
+        *not_null("toxicity", "criteria", "group_by", "group_value", "grade_category"),
+        unique("study_id", "toxicity", "criteria", "group_by", "group_value", "grade_category"),
+        # per study: every category of every toxicity and criteria it reports (IEC-HS: `any`) for
+        # every group value among its infused subjects, n_subjects 0 where none
+        rows(sum(len(categories) * len(s.rate_groups) for s in cohort.with_infused
+                 for *_, categories in s.toxicity_sets)),
+        one_of("toxicity", SUMMARY_TOXICITIES),
+        one_of("criteria", TOXICITY_CRITERIA),
         one_of("group_by", RATE_GROUP_BYS),
-        pairs_in("group_by", "group_value", cohort.rate_groups),
         one_of("grade_category", GRADE_CATEGORIES),
+        rows_in(("study_id", "group_by", "group_value"), cohort.rate_groups),
+        rows_in(("study_id", "toxicity", "criteria", "grade_category"), sets),
         *rate_columns(),
     ]
 
 
 def agg_response_rates(cohort: Cohort) -> list[Expectation]:
+    measures = [(s.study_id, m) for s in cohort.with_infused for m in s.measures]
     return [
-        columns("measure", "group_by", "group_value", "n_subjects", "n_total", "pct", "ci_low_pct", "ci_high_pct"),
+        columns("study_id", "measure", "group_by", "group_value", "n_subjects", "n_total", "pct", "ci_low_pct",
+                "ci_high_pct"),
+        *study_first(),
         *not_null("measure", "group_by", "group_value"),
-        unique("measure", "group_by", "group_value"),
-        rows(len(MEASURES) * len(cohort.rate_groups)),
-        one_of("measure", MEASURES),
+        unique("study_id", "measure", "group_by", "group_value"),
+        rows(sum(len(s.measures) * len(s.rate_groups) for s in cohort.with_infused)),
+        one_of("measure", (*MEASURES, *MRD_MEASURES)),
         one_of("group_by", RATE_GROUP_BYS),
-        pairs_in("group_by", "group_value", cohort.rate_groups),
+        rows_in(("study_id", "group_by", "group_value"), cohort.rate_groups),
+        rows_in(("study_id", "measure"), measures),
         *rate_columns(),
     ]
 
 
 def agg_consort(cohort: Cohort) -> list[Expectation]:
-    n_enrolled, n_infused = len(cohort.enrolled), len(cohort.infused)
-    # the flow's counts agree with dim_subjects
-    counts = {"enrolled": n_enrolled, "infused": n_infused, "not_infused": n_enrolled - n_infused,
-              "evaluable_toxicity": n_infused}
-    return [
-        columns("step_order", "step", "n_subjects"),
+    expectations = [
+        columns("study_id", "step_order", "step", "n_subjects"),
+        *study_first(),
         *not_null("step_order", "step", "n_subjects"),
-        unique("step_order"),
-        unique("step"),
-        rows(len(CONSORT_STEPS)),
-        between("n_subjects", 0, n_enrolled),
+        unique("study_id", "step_order"),
+        unique("study_id", "step"),
+        rows(len(CONSORT_STEPS) * len(cohort.with_subjects)),  # every study with subjects
+        between("n_subjects", 0, max((len(s.enrolled) for s in cohort.studies), default=0)),
         pairs_in("step_order", "step", enumerate(CONSORT_STEPS, start=1)),
-        *(between("n_subjects", n, n, where=Column("step") == step) for step, n in counts.items()),
-        between("n_subjects", 0, n_infused, where=Column("step") == "evaluable_response"),
     ]
+    for study in cohort.with_subjects:
+        # the flow's counts agree with dim_subjects, study by study
+        n_enrolled, n_infused = len(study.enrolled), len(study.infused)
+        counts = {"enrolled": n_enrolled, "infused": n_infused, "not_infused": n_enrolled - n_infused,
+                  "evaluable_toxicity": n_infused}
+        mine = Column("study_id") == study.study_id
+        expectations += [between("n_subjects", n, n, where=mine & (Column("step") == step)) for step, n in counts.items()]
+        expectations.append(between("n_subjects", 0, n_infused, where=mine & (Column("step") == "evaluable_response")))
+    return expectations
 
 
 # ---- analysis (Python statistics) -----------------------------------------------------------
 
 def km_curves(cohort: Cohort) -> list[Expectation]:
     return [
-        columns("endpoint", "group_by", "group_value", "time_days", "n_at_risk", "n_events", "n_censored",
-                "survival", "ci_low", "ci_high"),
+        columns("study_id", "endpoint", "group_by", "group_value", "time_days", "n_at_risk", "n_events",
+                "n_censored", "survival", "ci_low", "ci_high"),
+        *study_first(),
         *not_null("endpoint", "group_by", "group_value", "time_days", "n_at_risk", "n_events", "n_censored",
                   "survival"),
-        unique("endpoint", "group_by", "group_value", "time_days"),
+        unique("study_id", "endpoint", "group_by", "group_value", "time_days"),
         # a curve has at most one row per subject; overall and by disease each cover every subject once
-        rows_between(0, len(ENDPOINTS) * len(KM_GROUP_BYS) * len(cohort.infused)),
+        rows_between(0, len(ENDPOINTS) * len(KM_GROUP_BYS) * cohort.n_infused),
         one_of("endpoint", ENDPOINTS),
         one_of("group_by", KM_GROUP_BYS),
-        pairs_in("group_by", "group_value", cohort.km_groups),
+        rows_in(("study_id", "group_by", "group_value"), cohort.km_groups),
         between("time_days", 0, None),
-        between("n_at_risk", 0, len(cohort.infused)),
+        between("n_at_risk", 0, cohort.max_infused),
         between("n_events", 0, None),
         between("n_censored", 0, None),
         between("survival", 0, 1),
@@ -448,15 +768,16 @@ def km_curves(cohort: Cohort) -> list[Expectation]:
 
 def km_summary(cohort: Cohort) -> list[Expectation]:
     return [
-        columns("endpoint", "group_by", "group_value", "n_subjects", "n_events", "median_days",
+        columns("study_id", "endpoint", "group_by", "group_value", "n_subjects", "n_events", "median_days",
                 "median_ci_low_days", "median_ci_high_days", "survival_12mo"),
+        *study_first(),
         *not_null("endpoint", "group_by", "group_value", "n_subjects", "n_events"),
-        unique("endpoint", "group_by", "group_value"),
+        unique("study_id", "endpoint", "group_by", "group_value"),
         rows(len(ENDPOINTS) * len(cohort.km_groups)),
         one_of("endpoint", ENDPOINTS),
         one_of("group_by", KM_GROUP_BYS),
-        pairs_in("group_by", "group_value", cohort.km_groups),
-        between("n_subjects", 0, len(cohort.infused)),
+        rows_in(("study_id", "group_by", "group_value"), cohort.km_groups),
+        between("n_subjects", 0, cohort.max_infused),
         between("n_events", 0, None),
         at_most("n_events", "n_subjects"),
         between("median_days", 0, None),
@@ -468,12 +789,16 @@ def km_summary(cohort: Cohort) -> list[Expectation]:
 
 def cytokine_curves(cohort: Cohort) -> list[Expectation]:
     return [
-        columns("specimen", "analyte", "group", "study_day", "n_obs", "fit_log10", "ci_low_log10", "ci_high_log10"),
-        *not_null("specimen", "analyte", "group", "n_obs"),
-        unique("specimen", "analyte", "group", "study_day"),
+        columns("study_id", "specimen", "analyte", "group_by", "group", "study_day", "n_obs", "fit_log10",
+                "ci_low_log10", "ci_high_log10"),
+        *study_first(),
+        *not_null("specimen", "analyte", "group_by", "group", "n_obs"),
+        unique("study_id", "specimen", "analyte", "group", "study_day"),
         rows_between(1),  # a group too small to fit still has its row (status too_small)
         one_of("specimen", SPECIMENS),
-        one_of("group", CURVE_GROUPS),
+        # each study by its own grouping (dim_studies.kinetics_group_by) into its groups
+        rows_in(("study_id", "group_by"), [(s.study_id, s.kinetics_group_by) for s in cohort.studies]),
+        rows_in(("study_id", "group"), [(s.study_id, g) for s in cohort.studies for g in s.curve_groups]),
         between("n_obs", 0, None),
         at_most("ci_low_log10", "fit_log10"),
         at_most("fit_log10", "ci_high_log10"),
@@ -481,15 +806,17 @@ def cytokine_curves(cohort: Cohort) -> list[Expectation]:
 
 
 def csf_pre_post(cohort: Cohort) -> list[Expectation]:
+    measures = (*cohort.cytokines, *lab_analytes("csf"))
     return [
-        columns("analyte", "n_pre", "n_post", "n_paired", "median_pre", "q1_pre", "q3_pre", "median_post",
-                "q1_post", "q3_post", "p_value", "test"),
+        columns("study_id", "analyte", "n_pre", "n_post", "n_paired", "median_pre", "q1_pre", "q3_pre",
+                "median_post", "q1_post", "q3_post", "p_value", "test"),
+        *study_first(),
         *not_null("analyte", "n_pre", "n_post", "n_paired"),
-        unique("analyte"),
-        rows_between(0, len(CYTOKINE_CODES) + len(lab_analytes("csf"))),  # at most one row per CSF analyte
-        one_of("analyte", (*CYTOKINE_CODES, *lab_analytes("csf"))),
-        between("n_pre", 0, len(cohort.infused)),
-        between("n_post", 0, len(cohort.infused)),
+        unique("study_id", "analyte"),
+        rows_between(0, len(measures) * len(cohort.studies)),  # at most one row per CSF analyte and study
+        one_of("analyte", measures),
+        between("n_pre", 0, cohort.max_infused),
+        between("n_post", 0, cohort.max_infused),
         between("n_paired", 0, None),
         at_most("n_paired", "n_pre"),
         at_most("n_paired", "n_post"),

@@ -8,6 +8,7 @@ table (`marts.dim_subjects` -> `dim_subjects(cohort)`).
 
 # schema.name: the warehouse relation and the Dagster asset key schema/name.
 CHECKED_TABLES = (
+    "marts.dim_studies",
     "marts.dim_subjects",
     "marts.fct_toxicity_daily",
     "marts.fct_subject_endpoints",

@@ -29,6 +29,11 @@ SUMMARY_TOXICITIES = (*TOXICITIES, PRESENCE_TOXICITY)
 TOXICITY_CRITERIA = ("ASTCT2019", "Lee2014", "CTCAE5")
 DEFAULT_TOXICITY_CRITERIA = TOXICITY_CRITERIA[0]
 
+# Where a subject's toxicity endpoint comes from (int_toxicity_max_grades.endpoint_source,
+# fct_subject_endpoints.crs_endpoint_source): its daily adjudicated grades, else its summary,
+# else none recorded (max grade 0).
+ENDPOINT_SOURCES = ("daily", "summary", "none")
+
 # grade_category -> (lowest, highest) max grade it counts; None = no upper bound.
 # any = max grade >= 1, severe = >= 3, grade_k = exactly k.
 GRADE_CATEGORY_BOUNDS: dict[str, tuple[int, int | None]] = {
@@ -68,6 +73,11 @@ MRD_STATUSES = ("negative", "positive")
 # measure -> the best responses it counts: ORR = CR or PR, then each response on its own.
 RESPONSE_MEASURES: dict[str, tuple[str, ...]] = {"ORR": ("CR", "PR"), **{r: (r,) for r in RESPONSES}}
 MEASURES = tuple(RESPONSE_MEASURES)
+# A study whose response criteria include ALL-MRD also reports its CRs by MRD status
+# (agg_response_rates): measure -> (best response, its assessment's mrd).
+MRD_RESPONSE_CRITERIA = "ALL-MRD"
+MRD_RESPONSE_MEASURES: dict[str, tuple[str, str]] = {"CR_MRD_NEG": ("CR", "negative"), "CR_MRD_POS": ("CR", "positive")}
+MRD_MEASURES = tuple(MRD_RESPONSE_MEASURES)
 
 # ---- studies ----------------------------------------------------------------------------------
 
@@ -99,4 +109,38 @@ ANALYTE_KINDS = ("cytokine", "lab", "csf_chemistry")
 
 ENDPOINTS = ("OS", "PFS")  # km_curves, km_summary
 KM_GROUP_BYS = (OVERALL, "disease")
-CURVE_GROUPS = (OVERALL_VALUE, "ICANS 0-2", "ICANS 3-4")  # cytokine_curves.group
+
+# cytokine_curves.group_by: what a study groups its kinetic curves by (study.yml
+# kinetics_group_by): a graded toxicity (its adjudicated max grade in two bands), IEC-HS (present
+# or absent), or a subject attribute (one group per value). `group` is `all` (every subject) or
+# the subject's group.
+DEFAULT_KINETICS_GROUP_BY = "ICANS"
+KINETICS_GRADE_BANDS = ((0, 2), (3, 4))  # max grade 5 (fatal) is in neither band
+
+
+def graded_curve_groups(toxicity: str) -> tuple[str, ...]:
+    """The groups of a graded toxicity: `ICANS 0-2`, `ICANS 3-4`."""
+    return tuple(f"{toxicity} {low}-{high}" for low, high in KINETICS_GRADE_BANDS)
+
+
+PRESENCE_CURVE_GROUPS = (f"{PRESENCE_TOXICITY} present", f"{PRESENCE_TOXICITY} absent")
+
+
+def attribute_curve_group(value: str, attribute: str) -> str:
+    """The group of a subject attribute's value: the value itself, told apart from `all`."""
+    return f"{OVERALL_VALUE} ({attribute})" if value == OVERALL_VALUE else value
+
+
+def attribute_curve_groups(values, attribute: str) -> tuple[str, ...]:
+    """The groups of a subject attribute's values, in report order: numbers by value ('2' before
+    '10'), then text."""
+    def key(value: str):
+        try:
+            return (0, float(value), value)
+        except ValueError:
+            return (1, 0.0, value)
+
+    return tuple(sorted({attribute_curve_group(str(v), attribute) for v in values}, key=key))
+
+
+CURVE_GROUPS = (OVERALL_VALUE, *graded_curve_groups(DEFAULT_KINETICS_GROUP_BY))  # the default grouping's

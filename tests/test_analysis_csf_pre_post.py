@@ -133,3 +133,30 @@ def test_not_infused_and_missing_values_are_ignored():
     ]
     r = csf_pre_post(pd.DataFrame(rows)).set_index("analyte").loc["WBC"]
     assert (r.n_pre, r.n_post, r.n_paired) == (1, 1, 1)
+
+
+def test_relative_time_days_are_floored_and_order_by_the_fractional_day():
+    """A relative-time study: no collected_at, fractional study days; windows on floor(day)."""
+    rows = [
+        {**_row("A", "WBC", -1, 1.0), "study_day": -0.5, "collected_at": None},  # day -1: pre
+        {**_row("A", "WBC", 0, 2.0), "study_day": 0.75, "collected_at": None},  # day 0, later: pre
+        {**_row("A", "WBC", 0, 9.0), "study_day": 0.25, "collected_at": None},  # day 0, earlier
+        {**_row("A", "WBC", 5, 5.0), "study_day": 5.9, "collected_at": None},  # day 5, later
+        {**_row("A", "WBC", 5, 6.0), "study_day": 5.1, "collected_at": None},  # day 5, earlier: post
+        {**_row("A", "WBC", 8, 7.0), "study_day": 7.99, "collected_at": None},  # day 7: farther
+    ]
+    sel = select_pre_post(pd.DataFrame(rows))
+    got = {r.timepoint: (r.study_day, r.analysis_value) for r in sel.itertuples()}
+    assert got == {"pre": (0, 2.0), "post": (5, 6.0)}
+
+
+def test_each_study_alone_and_side_by_side_give_the_same_rows():
+    from dagster_project.lib.analysis.csf_pre_post import csf_pre_post_by_study
+
+    a = _cohort_from_case(CASES[0])
+    b = _cohort_from_case(CASES[1]).assign(analyte="WBC")
+    both = csf_pre_post_by_study(pd.concat([a.assign(study_id="a"), b.assign(study_id="b")]))
+    assert list(both.columns) == ["study_id", *COLUMNS]
+    for study, frame in (("a", a), ("b", b)):
+        got = both[both["study_id"] == study].drop(columns="study_id").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, csf_pre_post(frame))

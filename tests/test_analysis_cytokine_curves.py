@@ -155,14 +155,24 @@ def test_columns_and_rule_carried():
     assert cytokine_curves(_cohort().iloc[0:0], _endpoints({})).columns.tolist() == COLUMNS
 
 
-def _warehouse_with(tmp_path, results: pd.DataFrame, endpoints: pd.DataFrame):
+def _warehouse_with(tmp_path, results: pd.DataFrame, endpoints: pd.DataFrame, studies=None):
+    """A warehouse of contract v2 by hand: study_id first in the marts, and marts.dim_studies
+    (``studies``: study_id -> kinetics_group_by; default one study `default` by ICANS). Frames
+    without study_id are the first study's."""
     import duckdb
 
+    studies = studies or {"default": "ICANS"}
+    first = next(iter(studies))
     db = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(db)) as con:
         con.execute("create schema marts")
+        dim = pd.DataFrame({"study_id": list(studies), "title": list(studies), "time_mode": "calendar",
+                            "kinetics_group_by": list(studies.values()), "primary_toxicity_criteria": "ASTCT2019"})
         for name, frame in (("fct_biomarker_results", results.assign(unit="pg/mL")),
-                            ("fct_subject_endpoints", endpoints)):
+                            ("fct_subject_endpoints", endpoints), ("dim_studies", dim)):
+            if "study_id" not in frame.columns:
+                frame = frame.assign(study_id=first)
+            frame = frame[["study_id", *[c for c in frame.columns if c != "study_id"]]]
             con.register("f", frame)
             con.execute(f"create table marts.{name} as select * from f")
             con.unregister("f")
@@ -184,10 +194,132 @@ def test_asset_takes_the_ceiling_from_the_environment(tmp_path, monkeypatch):
     assert result.success
     with duckdb.connect(str(db), read_only=True) as con:
         status = dict(con.execute("select \"group\", any_value(status) from analysis.cytokine_curves group by 1").fetchall())
+        assert con.execute("select * from analysis.cytokine_curves limit 0").df().columns[0] == "study_id"
     assert status == {"all": "too_large", "ICANS 0-2": "ok", "ICANS 3-4": "ok"}
     meta = result.get_asset_materialization_events()[0].materialization.metadata
     assert meta["groups_too_large"].value == 1 and meta["groups_ok"].value == 2
+    # one study: the figures under figures/<study_id>/, the metadata keys as before
+    assert {"figure_serum_cytokines_all", "figure_serum_cytokines_by_icans"} <= set(meta)
+    assert (tmp_path / "figures" / "default" / "serum_cytokines_by_icans.png").is_file()
 
     monkeypatch.setenv("WAREHOUSE_LOESS_MAX_POINTS", "lots")
     with pytest.raises(ValueError, match="WAREHOUSE_LOESS_MAX_POINTS must be a whole number"):
         Settings.from_env()
+
+
+# ---- the study's grouping (marts.md: group_by ICANS by default, or any toxicity or subject
+# attribute such as IEC-HS, `group` holding its value) ------------------------------------------
+
+def test_default_grouping_is_icans_and_named_in_group_by():
+    out = cytokine_curves(_cohort(), _endpoints({"A": 0, "C": 3}))
+    assert set(out["group_by"]) == {"ICANS"}
+    assert list(out.columns).index("group_by") == list(out.columns).index("group") - 1
+
+
+def test_grouping_by_crs_uses_its_max_grade():
+    ep = pd.DataFrame({"subject_id": list("ABCDEF"), "icans_max_grade": [0] * 6,
+                       "crs_max_grade": [0, 1, 2, 3, 4, None]})
+    out = cytokine_curves(_cohort(), ep, group_by="CRS")
+    by_group = out.groupby("group")["n_subjects"].first()
+    assert by_group.to_dict() == {"all": 6, "CRS 0-2": 3, "CRS 3-4": 2}
+    assert set(out["group_by"]) == {"CRS"}
+
+
+def test_grouping_by_iec_hs_present_and_absent():
+    ep = pd.DataFrame({"subject_id": list("ABCDEF"), "icans_max_grade": [0] * 6,
+                       "iec_hs_present": pd.array([True, True, False, False, False, None], dtype="boolean")})
+    out = cytokine_curves(_cohort(), ep, group_by="IEC-HS")
+    assert list(dict.fromkeys(out["group"])) == ["all", "IEC-HS present", "IEC-HS absent"]
+    by_group = out.groupby("group")["n_subjects"].first()
+    assert by_group.to_dict() == {"all": 6, "IEC-HS present": 2, "IEC-HS absent": 3}
+    res = _cohort()
+    ab = res[res["subject_id"].isin(["A", "B"])]
+    expected = loess_band(ab["study_day"], np.log10(ab["analysis_value"]))
+    got = out[out["group"] == "IEC-HS present"].sort_values("study_day")
+    np.testing.assert_allclose(got["fit_log10"], expected.curve["fit"], rtol=0, atol=1e-12)
+
+
+def test_grouping_by_a_subject_attribute_gives_one_group_per_value():
+    attributes = pd.DataFrame({"subject_id": list("ABCDE"), "attribute": ["dose_level"] * 5,
+                               "value": ["10", "2", "2", "10", None]})
+    other = pd.DataFrame({"subject_id": ["F"], "attribute": ["bridging"], "value": ["yes"]})
+    out = cytokine_curves(_cohort(), _endpoints({}), group_by="dose_level",
+                          attributes=pd.concat([attributes, other]))
+    assert list(dict.fromkeys(out["group"])) == ["all", "2", "10"]  # numbers by value
+    assert out.groupby("group")["n_subjects"].first().to_dict() == {"all": 6, "2": 2, "10": 2}
+    assert set(out["group_by"]) == {"dose_level"}
+    # an attribute no subject has: `all` alone
+    assert set(cytokine_curves(_cohort(), _endpoints({}), group_by="prior_transplant",
+                               attributes=attributes)["group"]) == {"all"}
+
+
+def test_fractional_study_days_are_the_x_and_the_grid_is_whole_days():
+    """A relative-time study: LOESS on the delivered fractional day, evaluated on whole days."""
+    res = _cohort()
+    res = res.assign(study_day=res["study_day"] + np.where(res["subject_id"] < "D", 0.25, 0.75))
+    out = cytokine_curves(res, _endpoints({}))
+    curve = out[out["group"] == "all"].sort_values("study_day")
+    assert curve["study_day"].tolist() == list(range(1, 11))  # ceil(0.25) .. floor(10.75)
+    expected = loess_band(res["study_day"], np.log10(res["analysis_value"]))
+    np.testing.assert_allclose(curve["fit_log10"], expected.curve["fit"], rtol=0, atol=1e-12)
+    assert (curve["n_obs_day"] == 6).all()  # floor(study_day) counts the day's samples
+
+
+def test_each_study_alone_and_side_by_side_give_the_same_curves():
+    """Two studies with the same subject ids, different data and groupings: each study's rows of
+    the stacked table are its curves computed alone."""
+    from dagster_project.lib.analysis.cytokine_curves import cytokine_curves_by_study
+
+    a = _cohort()
+    b = _cohort().assign(analysis_value=lambda f: f["analysis_value"] * np.where(f["study_day"] > 4, 3.0, 0.5))
+    ep_a = _endpoints({"A": 0, "B": 2, "C": 3, "D": 4})
+    ep_b = pd.DataFrame({"subject_id": list("ABCDEF"), "icans_max_grade": [0] * 6,
+                         "iec_hs_present": [True, False, True, False, True, False]})
+    both = cytokine_curves_by_study(
+        pd.concat([a.assign(study_id="a"), b.assign(study_id="b")]),
+        pd.concat([ep_a.assign(study_id="a"), ep_b.assign(study_id="b")]),
+        group_by={"b": "IEC-HS"},
+    )
+    assert list(both.columns) == ["study_id", *COLUMNS]
+    for study, alone in (("a", cytokine_curves(a, ep_a)), ("b", cytokine_curves(b, ep_b, group_by="IEC-HS"))):
+        got = both[both["study_id"] == study].drop(columns="study_id").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, alone)
+
+
+def test_asset_computes_each_study_by_its_own_grouping(tmp_path):
+    """Two studies with the same subject ids: `park` by ICANS (the default), `cd22` by IEC-HS.
+    Each study's rows equal its curves computed alone; each has its figures in its folder."""
+    import dagster as dg
+    import duckdb
+
+    from dagster_project.defs.analysis.cytokine_curves import cytokine_curves_asset
+    from dagster_project.settings import Settings
+
+    park_ep = _endpoints({"A": 0, "B": 2, "C": 3, "D": 4, "E": 5, "F": None}).astype({"icans_max_grade": "Int64"})
+    cd22 = _cohort().assign(analysis_value=lambda f: f["analysis_value"] * 2.0 + f["study_day"],
+                            study_day=lambda f: f["study_day"] + 0.25)
+    cd22_ep = park_ep.assign(iec_hs_present=pd.array([True, False, True, False, None, True], dtype="boolean"))
+    results = pd.concat([_cohort().assign(study_id="park"), cd22.assign(study_id="cd22")], ignore_index=True)
+    no_iec_hs = pd.array([None] * len(park_ep), dtype="boolean")
+    endpoints = pd.concat([park_ep.assign(iec_hs_present=no_iec_hs, study_id="park"), cd22_ep.assign(study_id="cd22")],
+                          ignore_index=True)
+    db = _warehouse_with(tmp_path, results, endpoints, studies={"cd22": "IEC-HS", "park": "ICANS"})
+    settings = Settings.from_env({}, landing_dir=tmp_path, db_path=db, serving_db_path=tmp_path / "s.duckdb")
+    result = dg.materialize([cytokine_curves_asset], resources={"settings": settings})
+    assert result.success
+    with duckdb.connect(str(db), read_only=True) as con:
+        table = con.execute("select * from analysis.cytokine_curves").df()
+    for study, rows, ep, group_by in (("park", _cohort(), park_ep, "ICANS"), ("cd22", cd22, cd22_ep, "IEC-HS")):
+        alone = cytokine_curves(rows.assign(unit="pg/mL"), ep, group_by=group_by)
+        got = table[table["study_id"] == study].drop(columns="study_id")
+        got = got.sort_values(["group", "study_day"]).reset_index(drop=True)
+        want = alone.sort_values(["group", "study_day"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    assert set(table.loc[table["study_id"] == "cd22", "group"]) == {"all", "IEC-HS present", "IEC-HS absent"}
+    meta = result.get_asset_materialization_events()[0].materialization.metadata
+    assert "figure_serum_cytokines_by_group (cd22)" in meta and "figure_serum_cytokines_by_icans (park)" in meta
+    assert meta["group_by"].value == "cd22: IEC-HS, park: ICANS"
+    figures = tmp_path / "figures"
+    assert sorted(p.relative_to(figures).as_posix() for p in figures.rglob("*.png")) == [
+        "cd22/serum_cytokines_all.png", "cd22/serum_cytokines_by_group.png",
+        "park/serum_cytokines_all.png", "park/serum_cytokines_by_icans.png"]

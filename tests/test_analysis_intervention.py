@@ -387,6 +387,39 @@ def test_lln_is_configurable_and_worst_grade_wins():
 
 
 # ---------------------------------------------------------------------------------------------
+# a relative-time study (studies-and-inputs.md, "Relative time"): study days, no clock
+
+
+def _relative(frame: pd.DataFrame, time_col: str) -> pd.DataFrame:
+    """The same rows as a relative-time export gives them: the fractional study day (7.25 = day 7
+    at 06:00) instead of the time."""
+    days = (pd.to_datetime(frame[time_col]) - pd.Timestamp(INFUSED)) / pd.Timedelta(days=1)
+    return frame.assign(study_day=days.astype(float), **{time_col: pd.NaT})
+
+
+def test_relative_time_study_gives_the_calendar_numbers_without_clock_columns():
+    from dagster_project.lib.analysis.intervention import CALENDAR_COLUMNS, intervention_study
+
+    meds = meds_frame([med("S1", FIRST + timedelta(days=d)) for d in range(3)]
+                      + [med("S2", FIRST + timedelta(hours=7)), med("S2", FIRST + timedelta(days=2, hours=3))])
+    vitals = vitals_frame([("S1", FIRST - 3 * H, 39.1), ("S1", LAST + 5 * H, 37.2),
+                           ("S2", FIRST - 20 * H, 38.9), ("S2", FIRST + 52 * H, 37.0)])
+    results = results_frame([("S1", "ANC", FIRST - 30 * H, 0.4), ("S1", "ANC", LAST + 40 * H, 0.9),
+                             ("S1", "IL6", FIRST - 30 * H, 120.0), ("S1", "IL6", LAST + 3 * _D, 30.0),
+                             ("S1", "PLT", LAST + 22 * _D, 40.0), ("S2", "IL6", FIRST - 2 * _D, 80.0),
+                             ("S2", "IL6", FIRST + 6 * _D, 20.0)])
+    calendar = intervention_study(meds, vitals, results)
+    relative = intervention_study(_relative(meds, "administered_at"), _relative(vitals, "recorded_at"),
+                                  _relative(results, "collected_at"), relative=True)
+    for name, cal, rel in zip(("courses", "windows", "tests", "grades"), calendar, relative):
+        clock = list(CALENDAR_COLUMNS.get(name, ()))
+        assert list(rel.columns) == list(cal.columns), name
+        assert rel[clock].isna().all().all(), name
+        pd.testing.assert_frame_equal(rel.drop(columns=clock), cal.drop(columns=clock), obj=name)
+    assert (calendar[1]["status"] == "paired").any()
+
+
+# ---------------------------------------------------------------------------------------------
 # the Dagster assets on a cohort with no course (as park2023: prophylaxis only)
 
 
@@ -403,7 +436,9 @@ def test_assets_on_a_cohort_without_a_course_write_empty_tables(tmp_path, monkey
             "staging.stg_clinical__medications": meds_frame([med("S1", FIRST, "prophylaxis")]),
             "staging.stg_clinical__vitals": vitals_frame([("S1", FIRST, 38.0)]),
             "marts.fct_biomarker_results": biomarker,
+            "marts.dim_studies": pd.DataFrame({"title": ["park2023"], "time_mode": ["calendar"]}),
         }.items():
+            frame = pd.concat([pd.DataFrame({"study_id": ["default"] * len(frame)}), frame], axis=1)
             con.register("f", frame)
             con.execute(f"create table {name} as select * from f")
             con.unregister("f")
@@ -415,7 +450,7 @@ def test_assets_on_a_cohort_without_a_course_write_empty_tables(tmp_path, monkey
         for table, columns in (("intervention_windows", WINDOW_COLUMNS), ("intervention_tests", TEST_COLUMNS),
                                ("intervention_lab_grades", LAB_GRADE_COLUMNS)):
             described = con.execute(f"describe analysis.{table}").fetchall()
-            assert [d[0] for d in described] == columns
+            assert [d[0] for d in described] == ["study_id", *columns]
             assert '"NULL"' not in {d[1] for d in described}  # typed even when empty
             assert con.execute(f"select count(*) from analysis.{table}").fetchone()[0] == 0
     meta = {}
@@ -425,4 +460,4 @@ def test_assets_on_a_cohort_without_a_course_write_empty_tables(tmp_path, monkey
     assert "No anakinra course" in meta["analysis/intervention_windows"]["note"].value
     assert meta["analysis/intervention_lab_grades"]["lln_anc"].value == 1.8
     assert meta["analysis/intervention_figures"]["figures"].value == 0
-    assert not (tmp_path / "figures").exists() or not list((tmp_path / "figures").glob("anakinra_*"))
+    assert not (tmp_path / "figures").exists() or not list((tmp_path / "figures").rglob("anakinra_*"))

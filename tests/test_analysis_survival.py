@@ -177,3 +177,24 @@ def test_duplicate_subject_raises():
     df["subject_id"] = "S001"
     with pytest.raises(ValueError, match="one row per subject"):
         build_km_tables(df)
+
+
+def test_each_study_alone_and_side_by_side_give_the_same_tables():
+    """studies-and-inputs.md, "Studies": Kaplan-Meier per study, study_id first; the same subject
+    ids in two studies are two subjects; a study without subjects keeps its overall rows."""
+    from dagster_project.lib.analysis.survival import build_km_tables_by_study, has_survival_data
+
+    case = CASES[0]
+    n = len(case["time_days"])
+    a = _endpoints(case["time_days"], case["event"], ["LBCL" if i % 3 else "MCL" for i in range(n)])
+    b = _endpoints([1, 3, 2, 4], [1, 1, 1, 1], diseases=["LBCL", "LBCL", "MCL", "MCL"])
+    both = build_km_tables_by_study(pd.concat([b.assign(study_id="b"), a.assign(study_id="a")]), ["a", "b", "c"])
+    for table, columns in zip(both, (KM_CURVE_COLUMNS, KM_SUMMARY_COLUMNS, LOGRANK_COLUMNS)):
+        assert list(table.columns) == ["study_id", *columns]
+    for study, frame in (("a", a), ("b", b)):
+        for got, want in zip(both, build_km_tables(frame)):
+            rows = got[got["study_id"] == study].drop(columns="study_id").reset_index(drop=True)
+            pd.testing.assert_frame_equal(rows, want)
+    empty = both[1][both[1]["study_id"] == "c"]
+    assert empty[["endpoint", "group_value", "n_subjects"]].values.tolist() == [["OS", "all", 0], ["PFS", "all", 0]]
+    assert not has_survival_data(empty, "OS") and has_survival_data(both[1][both[1]["study_id"] == "a"], "OS")

@@ -38,7 +38,7 @@ def docs(tmp_path_factory) -> GxFolders:
     folders = GxFolders(root=root / "gx", docs=root / "docs")
     expectations = S.agg_consort(COHORT)
     assert check(SUITE, expectations, VALID[TABLE], folders, run_name="passing").success
-    broken = VALID[TABLE].assign(n_subjects=[3, 9, 1, 2, 2])  # more infused than enrolled
+    broken = VALID[TABLE].assign(n_subjects=[3, 9, 1, 2, 2, 1, 1, 0, 1, 1])  # more infused than enrolled
     failed = check(SUITE, expectations, broken, folders, run_name="failing")
     assert not failed.success and failed.validation_page is not None
     return folders

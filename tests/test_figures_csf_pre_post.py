@@ -67,7 +67,7 @@ def test_empty_inputs_still_render():
 
 
 def _csf_all_cytokines(all_censored=("IL1B",), pre_censored=("IL10",)):
-    """WBC, protein and every cytokine of the contract (30 panels, as a full cohort draws); every value
+    """WBC, protein and every cytokine of the contract (as a full cohort draws); every value
     of ``all_censored`` below the LLOQ (LLOQ/2 substitutes), and every pre value of ``pre_censored``;
     8 pairs, one pre-only and one post-only subject."""
     rng = np.random.default_rng(3)
@@ -102,7 +102,7 @@ def test_csf_figure_of_every_cytokine_fits_at_its_dpi(every_cytokine):
     png = csf_pre_post_png(selection, summary)
     width, height = png_size(png)
     assert width <= MAX_WIDTH_PX and height <= MAX_HEIGHT_PX
-    # drawn at its own dpi (100): the 30 panels wrap into rows that fit, no shrinking needed
+    # drawn at its own dpi (100): the panels wrap into rows that fit, no shrinking needed
     assert Image.open(io.BytesIO(png)).info["dpi"][0] == pytest.approx(100, abs=0.1)
     small = csf_pre_post_png(select_pre_post(_csf()), csf_pre_post(_csf()))
     assert max(png_size(small)) <= MAX_WIDTH_PX
@@ -121,7 +121,8 @@ def test_a_side_entirely_censored_shows_why_instead_of_p(every_cytokine):
     assert panels.at["IL6", "no_test"] is None and panels.at["IL6", "text"].startswith("p ")
     assert "no test where every pre or every post value is censored" in description and "2 panels" in description
     note = panel_tests_note(panels.reset_index())
-    assert "IL1B, IL10" in note and "over the 28 tests shown" in note
+    # WBC, protein and every cytokine, less the two panels without a test
+    assert "IL1B, IL10" in note and f"over the {len(CYTOKINE_CODES)} tests shown" in note
 
 
 def test_q_values_are_benjamini_hochberg_over_the_panels_tested(every_cytokine):
@@ -132,7 +133,7 @@ def test_q_values_are_benjamini_hochberg_over_the_panels_tested(every_cytokine):
     np.testing.assert_allclose(panels.loc[tested["analyte"], "q_value"].to_numpy(dtype=float), expected)
     row = panels.loc["WBC"]
     assert row["text"] == f"{format_p(row['p_value'])}, {format_p(row['q_value'], 'q')}"
-    assert "Benjamini-Hochberg" in description and "over the 28 tests shown" in description
+    assert "Benjamini-Hochberg" in description and f"over the {len(CYTOKINE_CODES)} tests shown" in description
 
 
 def test_selection_without_censoring_forms_tests_every_panel():

@@ -84,3 +84,31 @@ def test_headline_panels_fit_the_maximum_size_at_their_dpi(groups):
     width, height = png_size(png)
     assert width <= MAX_WIDTH_PX and height <= MAX_HEIGHT_PX
     assert Image.open(io.BytesIO(png)).info["dpi"][0] == pytest.approx(100, abs=0.1)  # 2 rows of 4, not shrunk
+
+
+def test_grouping_by_iec_hs_renders_with_a_shaded_band():
+    """The CD22 trial's figure: cytokines by carHLH (IEC-HS present / absent) with the LOESS band
+    shaded; the points coloured by each subject's group."""
+    from dagster_project.lib.analysis.cytokine_curves import subject_groups
+
+    res = _serum().assign(study_day=lambda f: f["study_day"] + 0.25)  # relative time: fractional days
+    ep = _endpoints().assign(iec_hs_present=[False] * 6 + [True] * 2)
+    curves = cytokine_curves(res, ep, group_by="IEC-HS")
+    grouping = subject_groups(ep, "IEC-HS")
+    assert grouping.named == ("IEC-HS present", "IEC-HS absent")
+    png = cytokine_curves_png(res, curves, groups=grouping.named, subject_groups=grouping.of_subject, band="shaded")
+    image = _decode(png)
+    assert image[..., :3].std() > 0.05
+    assert png != cytokine_curves_png(res, curves, groups=grouping.named, subject_groups=grouping.of_subject)
+    with pytest.raises(ValueError, match="band"):
+        cytokine_curves_png(res, curves, band="dotted")
+
+
+def test_legend_names_an_attribute_group_with_its_attribute():
+    res = _serum()
+    attributes = pd.DataFrame({"subject_id": list("ABCDEFGH"), "attribute": "dose_level", "value": ["1"] * 4 + ["2"] * 4})
+    curves = cytokine_curves(res, _endpoints(), group_by="dose_level", attributes=attributes)
+    curve = curves[(curves["analyte"] == "IL6") & (curves["group"] == "2")]
+    assert curve_label("2", curve).startswith("dose_level = 2 (n = ")
+    ok = curves[(curves["analyte"] == "IL6") & (curves["group"] == "all")]
+    assert curve_label("all", ok).startswith("all (n = ")

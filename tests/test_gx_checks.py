@@ -2,7 +2,7 @@
 
 The real check (dagster_project/defs/quality/gx_checks.py) and the real serving asset
 (serving/warehouse) run with two stand-in assets keyed like the dbt marts, which write
-marts.dim_subjects and marts.agg_consort into a warehouse under tmp. With a consort that
+marts.dim_subjects (with marts.dim_studies) and marts.agg_consort into a warehouse under tmp. With a consort that
 disagrees with dim_subjects the check fails, Dagster fails its step and never starts
 serving/warehouse, so no serving file appears; with a correct one (the control) it is published.
 """
@@ -19,13 +19,17 @@ from dagster_project.lib.warehouse import read_table, replace_tables
 from schemas.vocabulary import CONSORT_STEPS
 
 SUBJECTS = pd.DataFrame({
-    "subject_id": ["S1", "S2", "S3"], "site_id": ["a", "a", "b"], "age_years": [60, 70, 55],
+    "study_id": ["default"] * 3, "subject_id": ["S1", "S2", "S3"], "site_id": ["a", "a", "b"], "age_years": [60, 70, 55],
     "sex": ["F", "M", "F"], "disease": ["LBCL", "MCL", "LBCL"], "car_t_product": ["axi-cel", "brexu-cel", None],
     "infused_on": pd.to_datetime(["2023-01-20", "2023-01-25", None]).date, "is_infused": [True, True, False],
     "not_infused_reason": [None, None, "withdrew consent"],
 })
+STUDIES = pd.DataFrame({"study_id": ["default"], "title": ["park2023"], "time_mode": ["calendar"], "n_subjects": [3],
+                        "n_deliveries": [7], "last_delivery_at": [pd.Timestamp("2024-01-01")],
+                        "primary_toxicity_criteria": ["ASTCT2019"], "kinetics_group_by": ["ICANS"]})
 STEPS = list(CONSORT_STEPS)
-GOOD_CONSORT = pd.DataFrame({"step_order": [1, 2, 3, 4, 5], "step": STEPS, "n_subjects": [3, 2, 1, 2, 2]})
+GOOD_CONSORT = pd.DataFrame({"study_id": ["default"] * 5, "step_order": [1, 2, 3, 4, 5], "step": STEPS,
+                             "n_subjects": [3, 2, 1, 2, 2]})
 BAD_CONSORT = GOOD_CONSORT.assign(n_subjects=[3, 5, 1, 2, 2])  # infused 5 of 3 enrolled
 
 
@@ -38,7 +42,7 @@ def _run(tmp_path, consort: pd.DataFrame) -> tuple[dg.ExecuteInProcessResult, Se
 
     @dg.asset(key=["marts", "dim_subjects"])
     def dim_subjects(settings: Settings) -> None:
-        replace_tables(settings.db_path, "marts", {"dim_subjects": SUBJECTS})
+        replace_tables(settings.db_path, "marts", {"dim_subjects": SUBJECTS, "dim_studies": STUDIES})
 
     @dg.asset(key=["marts", "agg_consort"], deps=[dim_subjects])
     def agg_consort(settings: Settings) -> None:
@@ -62,7 +66,7 @@ def _materialized(result) -> set[str]:
 
 
 def test_checks_are_blocking_and_cover_every_suite():
-    assert len(gx_checks) == 13
+    assert len(gx_checks) == 14
     for check in gx_checks:
         (spec,) = check.check_specs
         assert spec.blocking and spec.name == "great_expectations"

@@ -60,7 +60,8 @@ def test_rate_intervals_equal_r_binom_test(con):
     assert checked >= 8  # 23, 2, 6, 3, 24, 20, 0 and 31 of 31 all occur in the park2023 marts
 
 
-@pytest.mark.parametrize("table, label", [("agg_toxicity_rates", "toxicity, grade_category"), ("agg_response_rates", "measure")])
+@pytest.mark.parametrize("table, label", [("agg_toxicity_rates", "study_id, toxicity, criteria, grade_category"),
+                                          ("agg_response_rates", "study_id, measure")])
 def test_group_rows_add_up_to_overall(con, table, label):
     for group_by in ("car_t_product", "disease"):
         mismatches = con.execute(
@@ -117,7 +118,7 @@ def test_il6_peaks_higher_in_icans_3_4(con):
     low, high = con.execute(
         """select median(k.peak_value) filter (where e.icans_max_grade <= 2),
                   median(k.peak_value) filter (where e.icans_max_grade between 3 and 4)
-           from marts.fct_cytokine_kinetics k join marts.fct_subject_endpoints e using (subject_id)
+           from marts.fct_cytokine_kinetics k join marts.fct_subject_endpoints e using (study_id, subject_id)
            where k.specimen = 'serum' and k.analyte = 'IL6'"""
     ).fetchone()
     assert high > 3 * low

@@ -110,7 +110,7 @@ def test_planted_directions(tables, wehrli_run):
 
 
 def test_figures_are_written(wehrli_run, tables):
-    folder = wehrli_run.root / "figures"
+    folder = wehrli_run.root / "figures" / "default"  # <figures dir>/<study_id>/
     for name in FIGURES:
         path = folder / name
         assert path.is_file() and path.stat().st_size > 1000, name

@@ -73,8 +73,13 @@ def _rate_rows(keys: dict, categories: list[str], column: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def make_serving(path, *, intervention: bool = False) -> None:
+def make_serving(path, *, intervention: bool = False, studies: tuple[str, ...] = ("default",)) -> None:
+    """A serving file by hand: every table of `studies` (the same rows in each), study_id first."""
     tables = {
+        "marts.dim_studies": pd.DataFrame({
+            "title": ["park2023"], "time_mode": ["calendar"], "n_subjects": [34], "n_deliveries": [3],
+            "primary_toxicity_criteria": ["ASTCT2019"], "kinetics_group_by": ["ICANS"],
+        }),
         "marts.agg_consort": pd.DataFrame({
             "step_order": [1, 2, 3, 4, 5],
             "step": ["enrolled", "infused", "not_infused", "evaluable_toxicity", "evaluable_response"],
@@ -106,12 +111,10 @@ def make_serving(path, *, intervention: bool = False) -> None:
         }),
         "audit.quarantine": pd.DataFrame({
             "source": ["subjects", "vitals"], "delivery_sha256": [SHAS[0], SHAS[1]],
-            "file_name": ["subjects/a.csv", "vitals/b.csv"], "row_number": [2, 7],
+            "file_name": ["subjects/a.csv", "vitals/b.csv"], "row_number": [2, 7], "locator": [None, None],
             "column_name": ["sex", "temperature_c"], "rule": ["isin(['M', 'F', 'U'])", "in_range(30, 45)"],
             "value": [SECRET, LONG], "quarantined_at": pd.to_datetime(["2024-01-01", "2024-01-02"]),
         }),
-        "audit.publication": pd.DataFrame({"run_id": ["publish-run-1"], "published_at": [pd.Timestamp("2024-01-01 12:00")],
-                                           "tables": [7]}),
     }
     if intervention:
         tables["analysis.intervention_tests"] = pd.DataFrame({
@@ -119,6 +122,20 @@ def make_serving(path, *, intervention: bool = False) -> None:
             "p_value": [0.0017], "test": ["ratio_paired_t"], "gm_ratio": [0.25], "gm_ratio_ci_low": [0.12],
             "gm_ratio_ci_high": [0.52],
         })
+    per_study = {}
+    for name, frame in tables.items():
+        parts = []
+        for k, study in enumerate(studies):
+            part = frame.reset_index(drop=True)
+            if name.startswith("audit.") and k:  # a delivery is one study's: the other studies' files
+                part["delivery_sha256"] = part["delivery_sha256"].str.replace("1", "4").str.replace("2", "5") \
+                    .str.replace("3", "6")
+                part["file_name"] = f"{study}/" + part["file_name"]
+            parts.append(pd.concat([pd.DataFrame({"study_id": [study] * len(part)}), part], axis=1))
+        per_study[name] = pd.concat(parts, ignore_index=True)
+    per_study["audit.publication"] = pd.DataFrame({"run_id": ["publish-run-1"],
+                                                   "published_at": [pd.Timestamp("2024-01-01 12:00")], "tables": [7]})
+    tables = per_study
     with duckdb.connect(str(path)) as con:
         for name, frame in tables.items():
             schema = name.split(".")[0]
@@ -131,9 +148,10 @@ def make_serving(path, *, intervention: bool = False) -> None:
 @pytest.fixture()
 def data_dir(tmp_path):
     folder = tmp_path / "data"
-    (folder / "figures").mkdir(parents=True)
-    (folder / "figures" / "km_os_overall.png").write_bytes(_png())
-    (folder / "figures" / "some_new_figure.png").write_bytes(_png())
+    (folder / "figures" / "default").mkdir(parents=True)
+    (folder / "figures" / "default" / "km_os_overall.png").write_bytes(_png())
+    (folder / "figures" / "default" / "some_new_figure.png").write_bytes(_png())
+    (folder / "figures" / "km_pfs_overall.png").write_bytes(_png())  # not a study's folder: not shown
     return folder
 
 
@@ -157,9 +175,13 @@ def test_report_renders_from_the_serving_file(data_dir):
     assert "Intervention tests" not in text  # not published in this serving file
     # figures embedded, both the known and a new one
     assert len(re.findall(r"src='data:image/png;base64,", text)) == 2 == len(report.figures)
-    assert report.figures[0] == "km_os_overall"
+    assert report.figures[0] == "default/km_os_overall"
+    # one study: its sections as a one-study report, the study named once in the header
+    assert "<h2>CONSORT</h2>" in text and "Study default" not in text and "<h3>" not in text
+    assert ["study", "default (park2023)"] in _table_rows(text)
     # every delivery file, one row each (not summed by source), with its status and rows
     rows = _table_rows(text)
+    # one study: no study column
     assert ["subjects/a.csv", "subjects", "2024-01-01 00:00:00", "loaded", "34", "33", "1", "0", ""] in rows
     assert ["vitals/c_copy.csv", "vitals", "2024-01-04 00:00:00", "duplicate", "50", "0", "0", "0", ""] in rows
     assert any(r[:1] == ["total: 4 files"] and r[-5:-1] == ["234", "183", "2", "2"] for r in rows), rows
@@ -194,6 +216,28 @@ def test_report_shows_intervention_tests_when_published(data_dir):
     report = build_report(serving, data_dir / "figures", data_dir / "r.html", run_id="r")
     text = report.path.read_text()
     assert "Intervention tests" in text and "ratio_paired_t" in text
+
+
+def test_report_with_two_studies_has_a_part_per_study(data_dir):
+    """Several studies: an overview, then each study's sections and figures under its heading;
+    the deliveries and the quarantine once, with a study column."""
+    serving = data_dir / "serving.duckdb"
+    make_serving(serving, studies=("default", "cd22"))
+    (data_dir / "figures" / "cd22").mkdir()
+    (data_dir / "figures" / "cd22" / "serum_cytokines_by_group.png").write_bytes(_png())
+    report = build_report(serving, data_dir / "figures", data_dir / "r.html", run_id="r")
+    text = report.path.read_text()
+    assert report.figures == ("cd22/serum_cytokines_by_group", "default/km_os_overall", "default/some_new_figure")
+    assert "<h2>Studies</h2>" in text and "<h2 id='study-cd22'>Study cd22: park2023</h2>" in text
+    cd22, default = text.index("id='study-cd22'"), text.index("id='study-default'")
+    assert cd22 < default and text.count("<h3>CONSORT</h3>") == 2
+    assert text.index("Serum cytokines over study days by the study") < default < text.index("Overall survival")
+    assert text.count("23/31 74.2% (0.8-88.1)") == 3 * 2  # CRS any, ICANS any and ORR of each study
+    rows = _table_rows(text)
+    assert ["default", "subjects/a.csv", "subjects", "2024-01-01 00:00:00", "loaded", "34", "33", "1", "0", ""] in rows
+    assert ["cd22", "cd22/subjects/a.csv", "subjects", "2024-01-01 00:00:00", "loaded", "34", "33", "1", "0", ""] in rows
+    assert ["cd22", "cd22/subjects/a.csv", "2", "sex", "isin(['M', 'F', 'U'])", SECRET] in rows
+    assert report.n_deliveries == 6
 
 
 def test_report_without_optional_tables_and_figures(tmp_path):

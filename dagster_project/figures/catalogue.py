@@ -1,9 +1,10 @@
 """The figure catalogue: every figure the analysis assets write, by file stem, with its caption,
 in report order. The one place a figure's caption is written.
 
-The assets (``dagster_project.defs.analysis``) save ``<figures dir>/<stem>.png`` only for a stem
-listed here and put its caption (plus the run's own numbers) in their metadata; the HTML report
-(``dagster_project.lib.report.html_report``) shows the figures in this order under these captions.
+The assets (``dagster_project.defs.analysis``) save ``<figures dir>/<study_id>/<stem>.png`` (one
+folder per study) only for a stem listed here and put its caption (plus the run's own numbers)
+in their metadata; the HTML report (``dagster_project.lib.report.html_report``) shows each
+study's figures in this order under these captions. A study draws the figures its data allow.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("serum_cytokines_by_icans",
      "Serum cytokines by adjudicated ICANS max grade 0-2 vs 3-4; n = samples fitted and their subjects "
      "(Park 2023 ED Fig 2)."),
+    ("serum_cytokines_by_group",
+     "Serum cytokines over study days by the study's kinetics grouping (study.yml kinetics_group_by: a "
+     "toxicity's max grade 0-2 vs 3-4, IEC-HS present vs absent, or a subject attribute's values), every serum "
+     "cytokine of the study: LOESS line with shaded 95% band; n = samples fitted and their subjects (carHLH: "
+     "Lichtenstein 2021)."),
     # defs/analysis/csf_pre_post.py
     ("csf_pre_post",
      "CSF before vs after infusion, partially matched Wilcoxon p-values with Benjamini-Hochberg q-values over "

@@ -84,12 +84,19 @@ def best_response_counts(
     return table
 
 
-def response_note(endpoints: pd.DataFrame, fold_ne_into_pd: bool = False) -> str:
-    """The footnote of the best-response figure: definitions and how NE was shown."""
+# response criteria (schemas.vocabulary.RESPONSE_CRITERIA) as the footnote names them
+CRITERIA_NAMES = {"Lugano2014": "Lugano 2014", "ALL-MRD": "ALL, CR with marrow MRD", "IMWG2016": "IMWG 2016",
+                  "iwCLL2018": "iwCLL 2018"}
+
+
+def response_note(endpoints: pd.DataFrame, fold_ne_into_pd: bool = False, criteria: str = "Lugano2014") -> str:
+    """The footnote of the best-response figure: definitions (by the study's response
+    ``criteria``) and how NE was shown."""
     _check_responses(endpoints["best_response_d100"])
     n_ne = int((endpoints["best_response_d100"] == "NE").sum())
     base = (
-        "Best overall response (Lugano 2014) on study days 1-100 after CAR T-cell infusion. "
+        f"Best overall response ({CRITERIA_NAMES.get(criteria, criteria)}) on study days 1-100 after CAR T-cell "
+        "infusion. "
         "ORR = (CR + PR) / all infused subjects. NE = not evaluable (no response assessment on "
         "days 1-100)."
     )
@@ -110,6 +117,7 @@ def best_response_figure(
     include_overall: bool = True,
     title: str = "Best response by day 100",
     dpi: int = 120,
+    criteria: str = "Lugano2014",
 ) -> bytes:
     """100% stacked bars of best response by day 100, one panel per grouping, as PNG bytes.
 
@@ -125,7 +133,7 @@ def best_response_figure(
     for g in groupings:
         if g != "overall" and g not in endpoints.columns:
             raise ValueError(f"no column {g!r} in the endpoints rows")
-    note = response_note(endpoints, fold_ne_into_pd)
+    note = response_note(endpoints, fold_ne_into_pd, criteria)
     categories = [c for c in RESPONSE_CATEGORIES if not (fold_ne_into_pd and c == "NE")]
 
     panels = []

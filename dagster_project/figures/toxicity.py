@@ -93,10 +93,14 @@ def grade_distribution(rates: pd.DataFrame, toxicity: str, group_by: str = "car_
     return pd.DataFrame(out, columns=columns).set_index("group_value")
 
 
-def toxicity_note(first_day: int = 0, last_day: int = 30) -> str:
-    """The footnote: what is counted, over which days, and what the whiskers are."""
+# toxicity criteria (schemas.vocabulary.TOXICITY_CRITERIA) as the footnote names them
+CRITERIA_NAMES = {"ASTCT2019": "ASTCT 2019 consensus", "Lee2014": "Lee 2014 criteria", "CTCAE5": "CTCAE v5.0"}
+
+
+def toxicity_note(first_day: int = 0, last_day: int = 30, criteria: str = "ASTCT2019") -> str:
+    """The footnote: what is counted, by which criteria, over which days, and what the whiskers are."""
     return (
-        f"Investigator-adjudicated maximum grade (ASTCT 2019 consensus) on study days "
+        f"Investigator-adjudicated maximum grade ({CRITERIA_NAMES.get(criteria, criteria)}) on study days "
         f"{first_day}-{last_day} after CAR T-cell infusion; denominators: all infused subjects. "
         "Panel A error bars: exact (Clopper-Pearson) 95% confidence intervals."
     )
@@ -159,19 +163,23 @@ def _grade_panel(ax, table: pd.DataFrame, toxicity: str, letter: str, group_by: 
 def toxicity_rates_figure(rates: pd.DataFrame, group_by: str = "car_t_product",
                           first_day: int = 0, last_day: int = 30,
                           title: str = "Cytokine release syndrome and ICANS",
-                          dpi: int = 120) -> bytes:
+                          dpi: int = 120, criteria: str = "ASTCT2019") -> bytes:
     """Park 2023 Figure 2 from ``agg_toxicity_rates`` rows, as PNG bytes.
 
     Panel A (left): overall any-grade and grade >= 3 rates of CRS and ICANS with 95% CI whiskers
     and n/N. Panels B (CRS, right) over C (ICANS): for all subjects and each value of ``group_by`` (default
     the CAR T-cell product), stacked bars of the max-grade percentages 1..5 with the any-grade
     rate and n/N on top. ``first_day``/``last_day`` only label the toxicity window in the
-    footnote (the marts' vars toxicity_window_first_day/last_day).
+    footnote (the marts' vars toxicity_window_first_day/last_day). ``rates``: one study's rows;
+    where they carry ``criteria`` (a study reporting two), those of ``criteria`` (named in the
+    footnote) are drawn.
     """
     _check(rates)
+    if "criteria" in rates.columns:
+        rates = rates[rates["criteria"] == criteria]
     if group_by not in ("car_t_product", "disease"):
         raise ValueError(f"group_by must be car_t_product or disease, got {group_by!r}")
-    note = toxicity_note(first_day, last_day)
+    note = toxicity_note(first_day, last_day, criteria)
     tables = {tox: grade_distribution(rates, tox, group_by) for tox in TOXICITIES}
     n_bars = max(len(t) for t in tables.values())
     # A on the left over both rows, B over C on the right: the figure grows down, not sideways

@@ -14,6 +14,7 @@ from dagster_project.lib.transform.docs import DOCS_FILES, STAMP, docs_are_curre
 from dagster_project.settings import Settings
 
 REPORTED_MARTS = [
+    dg.AssetKey(["marts", "dim_studies"]),
     dg.AssetKey(["marts", "agg_consort"]),
     dg.AssetKey(["marts", "agg_toxicity_rates"]),
     dg.AssetKey(["marts", "agg_response_rates"]),
@@ -28,8 +29,9 @@ REPORTED_MARTS = [
     kinds={"html"},
     deps=[SERVING, *REPORTED_MARTS, *analysis_keys()],
     description="One self-contained HTML file (<data dir>/reports/warehouse_report.html) from the "
-    "published serving copy: CONSORT, CRS/ICANS and response rates with exact CIs, Kaplan-Meier "
-    "summary, CSF before/after, intervention tests when present, the figures (embedded PNG), "
+    "published serving copy, per study (one part per study when there are several): CONSORT, CRS/ICANS/"
+    "IEC-HS and response rates with exact CIs, Kaplan-Meier summary, CSF before/after, intervention tests "
+    "when present, the study's figures (embedded PNG from <data dir>/figures/<study_id>/); then "
     "every delivery file and the latest quarantined rows (file, row, column, rule, value); stamped "
     "with the data version (hash of the delivery sha256s) and the run id. Aggregates and the audit "
     "trail; no identifying data.",

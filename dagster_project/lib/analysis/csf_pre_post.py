@@ -6,7 +6,9 @@ Per CSF measure (WBC, PROTEIN and each cytokine by default), per subject, on ana
 - post = the sample on study days 3..7 closest to day 5, the earlier one on a tie (day 4 before
   day 6; on the same day, the earlier collection time).
 Selection is per measure: the sample chosen is the last/closest one that has that measure.
-Both window edges are included (derivations.md, "Windows").
+Both window edges are included (derivations.md, "Windows"). The windows are on floor(study_day)
+(a relative-time study delivers fractional days, 7.25 = day 7 at 06:00); "last" and "earlier"
+order by collection time, and where a relative-time study has none, by the fractional study day.
 
 Summary per measure: n_pre, n_post, n_paired (subjects with both), median and quartiles of all
 pre values and of all post values, with R's default quantile definition (type 7 = numpy's
@@ -17,6 +19,9 @@ R method string of the test that ran ("SR-MW, weighted linear combination", or t
 ``wilcox.test`` that robustrank falls back to when there are no extras, no pairs or one pair);
 ``statistic`` is its Z (or R's V / W for a fall-back). With no value on one side the p-value
 is null.
+
+Several studies (:func:`csf_pre_post_by_study`): each study on its own subjects' samples,
+stacked with ``study_id`` first.
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ import math
 import numpy as np
 import pandas as pd
 
+from dagster_project.lib.analysis.studies import stack, studies_of, study_rows
 from stats.pm_wilcoxon import pm_wilcox_test
 from schemas.analytes import CYTOKINE_CODES
 from schemas.dbt_vars import window
 
-__all__ = ["COLUMNS", "SELECTION_COLUMNS", "csf_pre_post", "select_pre_post", "summarize"]
+__all__ = ["COLUMNS", "SELECTION_COLUMNS", "csf_pre_post", "csf_pre_post_by_study", "select_pre_post", "summarize"]
 
 # pre: the baseline window of the dbt project (var baseline_window_*, -14..0), read at call time.
 POST_FIRST_DAY, POST_LAST_DAY, POST_TARGET_DAY = 3, 7, 5
@@ -89,23 +95,26 @@ def select_pre_post(results: pd.DataFrame, *, analytes: list[str] | None = None)
         (results["specimen"] == "csf") & results["study_day"].notna() & results["analysis_value"].notna()
     ]
     csf = csf[csf["analyte"].isin(analytes)] if analytes is not None else csf[_default_measures(csf)]
+    day = csf["study_day"].astype(float)
     csf = csf.assign(
         sample_id=csf["sample_id"] if "sample_id" in csf.columns else None,
         unit=csf["unit"] if "unit" in csf.columns else None,
         censoring=csf["censoring"] if "censoring" in csf.columns else None,
-        collected_at=pd.to_datetime(csf["collected_at"]),
-        study_day=csf["study_day"].astype(int),
+        collected_at=pd.to_datetime(csf["collected_at"]) if "collected_at" in csf.columns else pd.NaT,
+        _time=day,  # the time of a relative-time study's sample (no collected_at)
+        study_day=np.floor(day).astype(int),
     )
     key = ["subject_id", "analyte"]
 
     pre_first_day, pre_last_day = window("baseline_window")
     pre = csf[csf["study_day"].between(pre_first_day, pre_last_day)]
-    pre = pre.sort_values(key + ["collected_at", "sample_id"], na_position="first")
+    pre = pre.sort_values(key + ["collected_at", "_time", "sample_id"], na_position="first")
     pre = pre.groupby(key, sort=False).tail(1).assign(timepoint="pre")
 
     post = csf[csf["study_day"].between(POST_FIRST_DAY, POST_LAST_DAY)]
     post = post.assign(_distance=(post["study_day"] - POST_TARGET_DAY).abs())
-    post = post.sort_values(key + ["_distance", "study_day", "collected_at", "sample_id"], na_position="last")
+    post = post.sort_values(key + ["_distance", "study_day", "collected_at", "_time", "sample_id"],
+                            na_position="last")
     post = post.groupby(key, sort=False).head(1).assign(timepoint="post")
 
     out = pd.concat([pre, post], ignore_index=True)[SELECTION_COLUMNS]
@@ -195,3 +204,11 @@ def summarize(chosen: pd.DataFrame, results: pd.DataFrame, *, analytes: list[str
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
     return pd.DataFrame(rows)[COLUMNS]
+
+
+def csf_pre_post_by_study(results: pd.DataFrame, *, studies: list[str] | None = None,
+                          analytes: list[str] | None = None) -> pd.DataFrame:
+    """:func:`csf_pre_post` of each study's rows, stacked with ``study_id`` first (``studies``:
+    default those of ``results``; a study without a CSF row has no row)."""
+    studies = studies_of(results) if studies is None else list(studies)
+    return stack([(s, csf_pre_post(study_rows(results, s), analytes=analytes)) for s in studies], COLUMNS)

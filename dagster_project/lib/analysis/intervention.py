@@ -59,6 +59,13 @@ Tests (:func:`intervention_tests`), per measure, on the rows with status ``paire
 - n_subjects = subjects with a course, n_pairs = rows ``paired``, n_missing = the rest.
   Fewer than two pairs (or constant differences) give null statistic and p-value.
 
+Study days are floor(study_day) wherever a window counts days (a relative-time study delivers
+fractional days: 7.25 = day 7 at 06:00). A relative-time study has no clock: :func:`intervention_study`
+measures its hour windows on a timeline of its study days (day 0 at :data:`TIMELINE_ORIGIN`,
+7.25 = 06:00 of day 7) and leaves the calendar columns of its rows (dose and sample times) null.
+Several studies: :func:`intervention_study` runs on one study's rows; the asset stacks the
+studies' tables with ``study_id`` first (lib/analysis/studies.py).
+
 Lab grades (:func:`intervention_lab_grades`): per subject with a course and test (ANC, PLT), the
 worst CTCAE v5.0 grade (derivations.md, "Lab toxicity") of the values on study days dL+21 ..
 dL+28 ("3-4 weeks after anakinra", Wehrli Fig. 2C), with configurable lower limits of normal
@@ -78,16 +85,20 @@ from stats.paired_t import paired_t, ratio_paired_t
 from schemas.analytes import CYTOKINE_CODES
 
 __all__ = [
+    "CALENDAR_COLUMNS",
     "COURSE_COLUMNS",
+    "TIMELINE_ORIGIN",
     "LAB_GRADE_COLUMNS",
     "LAB_MEASURES",
     "TEST_COLUMNS",
     "WINDOW_COLUMNS",
     "anakinra_courses",
     "intervention_lab_grades",
+    "intervention_study",
     "intervention_tests",
     "intervention_windows",
     "measure_kind",
+    "on_study_day_timeline",
 ]
 
 THERAPEUTIC_INDICATIONS = ("crs", "icans")
@@ -270,7 +281,8 @@ def measure_kind(measure: str) -> str:
 
 
 def _study_day(value) -> int | None:
-    return None if value is None or pd.isna(value) else int(value)
+    """The whole study day of a (possibly fractional) study day: floor(7.25) = 7."""
+    return None if value is None or pd.isna(value) else int(math.floor(float(value)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,7 +379,7 @@ def _in_hours(part: pd.DataFrame, time_col: str, start, end) -> pd.DataFrame:
 
 
 def _in_days(part: pd.DataFrame, first_day: int, last_day: int) -> pd.DataFrame:
-    d = part["study_day"]
+    d = np.floor(pd.to_numeric(part["study_day"], errors="coerce").astype(float))
     return part[d.notna() & (d >= first_day) & (d <= last_day)]
 
 
@@ -608,3 +620,56 @@ def intervention_lab_grades(
                 }
             )
     return _frame(records, LAB_GRADE_COLUMNS)
+
+
+# --------------------------------------------------------------------------------------------
+# one study, calendar or relative time
+
+# A relative-time study's timeline: study day d is TIMELINE_ORIGIN + d days (never stored).
+TIMELINE_ORIGIN = pd.Timestamp("2000-01-01")
+# The columns of each table that hold a clock time: null for a relative-time study.
+CALENDAR_COLUMNS = {
+    "courses": ("first_dose_at", "last_dose_at"),
+    "windows": ("before_at", "after_at", "first_dose_at", "last_dose_at"),
+}
+
+
+def on_study_day_timeline(frame: pd.DataFrame, time_col: str) -> pd.DataFrame:
+    """``frame`` with ``time_col`` = TIMELINE_ORIGIN + study_day days (a relative-time study's
+    rows carry a study day and no time); rows without a study day get no time."""
+    days = pd.to_numeric(frame["study_day"], errors="coerce").astype(float) if "study_day" in frame else \
+        pd.Series(np.nan, index=frame.index)
+    return frame.assign(**{time_col: TIMELINE_ORIGIN + pd.to_timedelta(days, unit="D")})
+
+
+def _no_clock(frame: pd.DataFrame, columns) -> pd.DataFrame:
+    out = frame.copy()
+    for col in columns:
+        out[col] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[us]")
+    return out
+
+
+def intervention_study(
+    medications: pd.DataFrame,
+    vitals: pd.DataFrame,
+    biomarkers: pd.DataFrame,
+    *,
+    relative: bool = False,
+    lln_anc: float = DEFAULT_LLN["ANC"],
+    lln_plt: float = DEFAULT_LLN["PLT"],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """``(courses, windows, tests, lab_grades)`` of one study's rows (see the module doc);
+    ``relative``: the study is in relative time (hours measured on its study days, clock columns
+    null)."""
+    if relative:
+        medications = on_study_day_timeline(medications, "administered_at")
+        vitals = on_study_day_timeline(vitals, "recorded_at")
+        biomarkers = on_study_day_timeline(biomarkers, "collected_at")
+    courses = anakinra_courses(medications)
+    windows = intervention_windows(courses, vitals, biomarkers)
+    tests = intervention_tests(windows)
+    grades = intervention_lab_grades(courses, biomarkers, lln_anc=lln_anc, lln_plt=lln_plt)
+    if relative:
+        courses = _no_clock(courses, CALENDAR_COLUMNS["courses"])
+        windows = _no_clock(windows, CALENDAR_COLUMNS["windows"])
+    return courses, windows, tests, grades

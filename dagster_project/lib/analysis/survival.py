@@ -19,6 +19,9 @@ Rules of this module (our choices, stated where they bite):
 - Log-rank: per endpoint, one test of all non-null diseases that have >= 1 subject with a time
   (k groups, k - 1 df; two diseases = the paper's LBCL vs MCL). Fewer than two such diseases ->
   no row. No event at all among the compared subjects -> statistic and p-value null.
+- Several studies (:func:`build_km_tables_by_study`): each study's tables are computed on its
+  own subjects and stacked with ``study_id`` first; a study without a subject still has its
+  ``overall`` summary rows (n_subjects 0).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from dagster_project.lib.analysis.studies import stack, studies_of, study_rows
 from schemas.vocabulary import KM_GROUP_BYS, OVERALL, OVERALL_VALUE
 from stats.kaplan_meier import CURVE_COLUMNS, days_to_months, kaplan_meier, logrank
 
@@ -37,6 +41,8 @@ __all__ = [
     "KM_SUMMARY_COLUMNS",
     "LOGRANK_COLUMNS",
     "build_km_tables",
+    "build_km_tables_by_study",
+    "has_survival_data",
 ]
 
 # endpoint -> (time column, event column) of fct_subject_endpoints
@@ -219,3 +225,22 @@ def build_km_tables(
     for col in ("statistic", "p_value"):
         logrank_tests[col] = logrank_tests[col].astype(float)
     return km_curves, km_summary, logrank_tests
+
+
+def build_km_tables_by_study(
+    endpoints: pd.DataFrame, studies: list[str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """:func:`build_km_tables` of each study's rows of ``marts.fct_subject_endpoints``, stacked
+    with ``study_id`` first. ``studies``: every study to report (marts.dim_studies), also one
+    without rows; default the studies of ``endpoints``."""
+    studies = studies_of(endpoints) if studies is None else list(studies)
+    tables = [(study, build_km_tables(study_rows(endpoints, study))) for study in studies]
+    columns = (KM_CURVE_COLUMNS, KM_SUMMARY_COLUMNS, LOGRANK_COLUMNS)
+    return tuple(stack([(study, t[i]) for study, t in tables], columns[i]) for i in range(3))  # type: ignore[return-value]
+
+
+def has_survival_data(km_summary: pd.DataFrame, endpoint: str) -> bool:
+    """Whether one study's ``km_summary`` has a subject with a time for ``endpoint`` (a KM curve
+    to draw); a relative-time export without outcomes has none."""
+    rows = km_summary[(km_summary["endpoint"] == endpoint) & (km_summary["group_by"] == OVERALL)]
+    return bool(len(rows)) and int(rows["n_subjects"].sum()) > 0

@@ -86,9 +86,11 @@ class ExpectationOutcome:
 
     @property
     def rule(self) -> str:
-        shown = {k: v for k, v in self.arguments.items() if k not in ("column", "column_A", "column_B", "column_list")}
+        shown = {k: v for k, v in self.arguments.items()
+                 if k not in ("column", "column_A", "column_B", "column_list", "row_condition", "condition_parser")}
         text = ", ".join(f"{k}={_short(v)}" for k, v in shown.items())
-        return f"{self.expectation}({text})"
+        where = self.arguments.get("row_condition")
+        return f"{self.expectation}({text})" + (f" where {_short(_condition_text(where))}" if where else "")
 
 
 @dataclass(frozen=True)
@@ -434,6 +436,18 @@ def _observed(result: dict, query: bool = False) -> str:
             text += ", e.g. " + _short(sample[:5])
         return text
     return ""
+
+
+def _condition_text(condition: Any) -> str:
+    """A GX row condition as it reads: `study_id == 'default' and step == 'infused'` (a form it
+    does not know: its text)."""
+    if isinstance(condition, dict):
+        kind = condition.get("type")
+        if kind in ("and", "or") and isinstance(condition.get("conditions"), list):
+            return f" {kind} ".join(_condition_text(c) for c in condition["conditions"])
+        if kind == "comparison" and isinstance(condition.get("column"), dict):
+            return f"{condition['column'].get('name')} {condition.get('operator')} {condition.get('parameter')!r}"
+    return str(condition)
 
 
 def _short(value: Any, limit: int = 120) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from schemas.vocabulary import CURVE_GROUPS, MEASURES, OVERALL, RATE_GROUP_BYS
+from schemas.vocabulary import CURVE_GROUPS, MEASURES, MRD_MEASURES, OVERALL, RATE_GROUP_BYS
 
 NOT_REACHED = "NR"
 NOT_AVAILABLE = "NA"
@@ -58,17 +58,20 @@ def rates_table(rates: pd.DataFrame, keys: list[str], category: str, categories:
 
 
 def toxicity_overall_table(rates: pd.DataFrame) -> pd.DataFrame:
-    """Overall CRS and ICANS rates, any grade and severe (marts.agg_toxicity_rates)."""
+    """Overall CRS, ICANS (and IEC-HS) rates, any grade and severe, by criteria where the rows
+    have it (marts.agg_toxicity_rates: a study may report two)."""
+    keys = ["toxicity", "criteria"] if "criteria" in rates.columns else ["toxicity"]
     overall = rates[(rates["group_by"] == OVERALL) & rates["grade_category"].isin(["any", "severe"])]
     if overall.empty:
-        return pd.DataFrame(columns=["toxicity", "any", "severe"])
-    return rates_table(overall, ["toxicity"], "grade_category", ["any", "severe"]).drop(columns=["group by", "group"])
+        return pd.DataFrame(columns=[*keys, "any", "severe"])
+    table = rates_table(overall, keys, "grade_category", ["any", "severe"]).drop(columns=["group by", "group"])
+    return table.astype(object).where(table.notna(), "")  # IEC-HS: presence, no `severe`
 
 
 def response_overall_table(rates: pd.DataFrame) -> pd.DataFrame:
     """Overall best-response rates, one row per measure (marts.agg_response_rates)."""
     overall = rates[rates["group_by"] == OVERALL]
-    order = {m: i for i, m in enumerate(MEASURES)}
+    order = {m: i for i, m in enumerate((*MEASURES, *MRD_MEASURES))}
     overall = overall.assign(_order=overall["measure"].map(order).fillna(len(order))).sort_values("_order")
     return pd.DataFrame({"measure": overall["measure"].tolist(),
                          "n/N % (95% CI)": [rate_cell(r) for r in overall.itertuples(index=False)]})

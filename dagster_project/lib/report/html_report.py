@@ -1,7 +1,7 @@
 """The analysts' static HTML report: one self-contained file from the serving copy.
 
 Pure (no Dagster). Reads the published serving file read-only and the figures the analysis
-assets wrote (<data dir>/figures/*.png, embedded as base64), and writes
+assets wrote (<data dir>/figures/<study_id>/*.png, embedded as base64), and writes
 <data dir>/reports/warehouse_report.html atomically. Shown are aggregates and the audit trail:
 every delivery file with its rows and status, and the latest quarantined rows (file, row, column,
 rule, value). No identifying data is shown: the marts hold none, and the quarantine's rejected
@@ -10,6 +10,12 @@ columns (names, MRNs, birth dates) are dropped when a delivery is read, before v
 quarantined value is a contract column's cell, a row's natural key or a reason; it is the value
 analysts already read in the serving copy's audit.quarantine, and a data engineer needs it to fix
 the delivery. tests/test_privacy.py scans this report with every other written file.
+
+Studies (studies-and-inputs.md, "Studies"): the statistics are per study (every mart and
+analysis table has study_id first). With one study the report reads as a one-study report (its
+sections, the study named in the header); with several, an overview of the studies
+(marts.dim_studies) and one part per study with its own sections and figures. The deliveries and
+the quarantine are the warehouse's, one list with a study column.
 
 The data version is a hash of the sha256 of every delivery in audit.deliveries: the same
 deliveries give the same version, whichever run built the report.
@@ -31,7 +37,7 @@ import pandas as pd
 from dagster_project.figures import catalogue
 from dagster_project.lib.ingest.store import LATEST_QUARANTINED, VALUE_CHARS, latest_deliveries, latest_quarantined
 from dagster_project.lib.report.formatting import csf_table, km_table, rates_table
-from schemas.vocabulary import GRADE_CATEGORIES, MEASURES
+from schemas.vocabulary import GRADE_CATEGORIES, MEASURES, MRD_MEASURES
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,7 @@ class Report:
     data_version: str
     n_deliveries: int
     tables: tuple[str, ...]  # the sections with data
-    figures: tuple[str, ...]
+    figures: tuple[str, ...]  # <study_id>/<stem>, in report order
 
 
 def data_version(delivery_sha256s: list[str]) -> str:
@@ -52,7 +58,9 @@ def data_version(delivery_sha256s: list[str]) -> str:
 def build_report(serving_path: str | Path, figures_dir: str | Path, out_path: str | Path, run_id: str) -> Report:
     """Render the report from the serving file and the figures; write it atomically."""
     tables = read_tables(Path(serving_path))
-    figures = read_figures(Path(figures_dir))
+    studies = report_studies(tables)
+    figures = {study: read_figures(Path(figures_dir) if study is None else Path(figures_dir) / study)
+               for study, _ in studies}
     shas = tables["deliveries"]["delivery_sha256"].dropna().tolist() if tables.get("deliveries") is not None else []
     version = data_version(shas)
     text = render_html(tables, figures, run_id=run_id, data_version=version)
@@ -66,29 +74,37 @@ def build_report(serving_path: str | Path, figures_dir: str | Path, out_path: st
         data_version=version,
         n_deliveries=len(set(shas)),
         tables=tuple(k for k, v in tables.items() if v is not None and len(v)),
-        figures=tuple(name for name, _ in figures),
+        figures=tuple(name if study is None else f"{study}/{name}" for study, found in figures.items()
+                      for name, _ in found),
     )
 
 
 # ---- reading ---------------------------------------------------------------------------------
 
 _QUERIES = {
-    "consort": ("marts", "agg_consort", "select step_order, step, n_subjects from marts.agg_consort order by step_order"),
+    "studies": ("marts", "dim_studies", "select * from marts.dim_studies order by study_id"),
+    "consort": ("marts", "agg_consort", "select * from marts.agg_consort order by all"),
     "toxicity_rates": ("marts", "agg_toxicity_rates", "select * from marts.agg_toxicity_rates"),
     "response_rates": ("marts", "agg_response_rates", "select * from marts.agg_response_rates"),
     "km_summary": ("analysis", "km_summary", "select * from analysis.km_summary"),
     "km_logrank": ("analysis", "km_logrank", "select * from analysis.km_logrank"),
     "csf_pre_post": ("analysis", "csf_pre_post", "select * from analysis.csf_pre_post"),
     "intervention_tests": ("analysis", "intervention_tests", "select * from analysis.intervention_tests"),
-    "quarantine": ("audit", "quarantine", "select source, rule, count(*) as rows from audit.quarantine "
-                   "group by all order by source, rows desc, rule"),
     "publication": ("audit", "publication", "select run_id, published_at from audit.publication"),
 }
 
 
 # The delivery log, file by file and row by row, through the query the raw/deliveries and
 # raw/quarantine metadata use (lib/ingest/store.py); `attrs["caption"]` says how many of how many.
+def _quarantine_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Rejected rows by (study,) source and rule."""
+    study = "study_id, " if "study_id" in con.execute("select * from audit.quarantine limit 0").df().columns else ""
+    return con.execute(f"select {study}source, rule, count(*) as rows from audit.quarantine "
+                       f"group by all order by {study}source, rows desc, rule").df()
+
+
 _LOG_READERS = {
+    "quarantine": ("audit", "quarantine", _quarantine_summary),
     "deliveries": ("audit", "deliveries", lambda con: latest_deliveries(con, None, schema="audit")),  # every file
     "quarantined_rows": ("audit", "quarantine",
                          lambda con: latest_quarantined(con, LATEST_QUARANTINED, schema="audit")),
@@ -97,6 +113,8 @@ _LOG_READERS = {
 
 def _log_frame(con: duckdb.DuckDBPyConnection, read) -> pd.DataFrame:
     latest = read(con)
+    if isinstance(latest, pd.DataFrame):
+        return latest
     frame = latest.rows
     frame.attrs["caption"] = latest.caption  # "all 11" or "the latest 100 of 240"
     return frame
@@ -131,12 +149,14 @@ def read_figures(figures_dir: Path) -> list[tuple[str, bytes]]:
 
 # The delivery log's and the quarantine's columns in the report, by display name.
 _DELIVERY_COLUMNS = {
+    "study": "study",
     "file_name": "file", "source": "source", "received_at": "received (UTC)", "status": "status",
     "rows_delivered": "delivered", "rows_accepted": "accepted", "rows_quarantined": "quarantined",
     "rows_superseded": "superseded", "message": "message",
 }
 _COUNT_COLUMNS = ("delivered", "accepted", "quarantined", "superseded")
-_QUARANTINED_COLUMNS = {"file_name": "file", "row_number": "row", "column_name": "column", "rule": "rule", "value": "value"}
+_QUARANTINED_COLUMNS = {"study": "study", "file_name": "file", "row_number": "row", "locator": "locator",
+                        "column_name": "column", "rule": "rule", "value": "value"}
 
 
 def deliveries_table(deliveries: pd.DataFrame) -> pd.DataFrame:
@@ -153,8 +173,10 @@ def deliveries_table(deliveries: pd.DataFrame) -> pd.DataFrame:
 
 
 def quarantined_rows_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Quarantined rows: file, row (1 = first data row), column, rule, value as delivered (cut)."""
-    table = rows[list(_QUARANTINED_COLUMNS)].rename(columns=_QUARANTINED_COLUMNS).astype(object)
+    """Quarantined rows: (study,) file, row (1 = first data row; a foreign file's locator, sheet and row
+    or domain and sequence, where one has it), column, rule, value as delivered (cut)."""
+    shown = [c for c in _QUARANTINED_COLUMNS if c in rows and (c != "locator" or rows[c].notna().any())]
+    table = rows[shown].rename(columns=_QUARANTINED_COLUMNS).astype(object)
     return table.where(table.notna(), "")
 
 
@@ -178,6 +200,7 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
 color:#1b1f24;padding:0 1rem;line-height:1.4}
 h1{margin-bottom:.2rem} h2{border-bottom:1px solid #d0d7de;padding-bottom:.2rem;margin-top:2.2rem}
+h3{margin-top:1.6rem}
 .muted{color:#57606a} .meta td{padding:.1rem .8rem .1rem 0}
 table.t{border-collapse:collapse;font-size:.86rem;margin:.5rem 0}
 table.t th,table.t td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:left;vertical-align:top}
@@ -188,10 +211,88 @@ code{background:#f6f8fa;padding:0 .25rem}
 """
 
 
-def render_html(tables: dict[str, pd.DataFrame | None], figures: list[tuple[str, bytes]], *, run_id: str,
+def report_studies(tables: dict[str, pd.DataFrame | None]) -> list[tuple[str | None, str]]:
+    """(study_id, title) of every study the report has a part for: marts.dim_studies, else the
+    study ids of the tables; (None, "") for a serving file without study_id (one study)."""
+    studies = tables.get("studies")
+    if studies is not None and len(studies):
+        titles = studies["title"] if "title" in studies.columns else studies["study_id"]
+        return [(str(sid), "" if pd.isna(title) else str(title)) for sid, title in zip(studies["study_id"], titles)]
+    found = sorted({str(v) for f in tables.values() if f is not None and "study_id" in f.columns
+                    for v in f["study_id"].dropna().unique()})
+    return [(sid, "") for sid in found] or [(None, "")]
+
+
+def _of(frame: pd.DataFrame | None, study: str | None) -> pd.DataFrame | None:
+    """The study's rows of a table, without study_id (a table without the column: all its rows)."""
+    if frame is None or study is None or "study_id" not in frame.columns:
+        return frame
+    rows = frame[frame["study_id"].astype(str) == study].drop(columns="study_id").reset_index(drop=True)
+    rows.attrs.update(frame.attrs)
+    return rows
+
+
+def _without_study(frame: pd.DataFrame | None, several: bool) -> pd.DataFrame | None:
+    """A warehouse-wide list (deliveries, quarantine): with its study column (`study`) when the
+    report has several studies, without it otherwise."""
+    if frame is None or "study_id" not in frame.columns:
+        return frame
+    out = frame.rename(columns={"study_id": "study"}) if several else frame.drop(columns="study_id")
+    out.attrs.update(frame.attrs)
+    return out
+
+
+def _study_sections(t: dict[str, pd.DataFrame | None], study: str | None, figures: list[tuple[str, bytes]],
+                    section) -> None:
+    """The sections of one study's statistics and figures."""
+    section("CONSORT", _table_html(_of(t.get("consort"), study)),
+            "Enrolled, infused and evaluable subjects (marts.agg_consort).")
+    tox = _of(t.get("toxicity_rates"), study)
+    keys = ["toxicity", "criteria"] if tox is not None and "criteria" in tox.columns else ["toxicity"]
+    section("CRS, ICANS and IEC-HS rates", _table_html(None if tox is None else rates_table(
+        tox, keys, "grade_category", list(GRADE_CATEGORIES))),
+        "n/N infused subjects, % (exact 95% Clopper-Pearson CI); any = max grade >= 1 (IEC-HS: present), "
+        "severe = >= 3; adjudicated grades by the criteria named (marts.agg_toxicity_rates).")
+    resp = _of(t.get("response_rates"), study)
+    section("Response by day 100", _table_html(None if resp is None else rates_table(
+        resp, [], "measure", [*MEASURES, *MRD_MEASURES])),
+        "Best response on days 1..100, n/N infused subjects, % (exact 95% CI); CR_MRD_NEG / CR_MRD_POS: CR by "
+        "marrow MRD, for a study reporting ALL-MRD (marts.agg_response_rates).")
+    km = _of(t.get("km_summary"), study)
+    logrank = _of(t.get("km_logrank"), study)
+    if km is not None and len(km) and not (km["n_subjects"] > 0).any():
+        body = "<p class='muted'>No subject with a survival time in this study (no outcomes delivered).</p>"
+    else:
+        body = _table_html(None if km is None else km_table(km))
+        if logrank is not None:
+            body += _table_html(logrank)
+    section("Survival (Kaplan-Meier)", body, "From infusion; NR = not reached (analysis.km_summary, km_logrank).")
+    csf = _of(t.get("csf_pre_post"), study)
+    section("CSF before and after infusion", _table_html(None if csf is None else csf_table(csf)),
+            "Partially matched Wilcoxon test, two-sided (analysis.csf_pre_post).")
+    tests = _of(t.get("intervention_tests"), study)
+    if tests is not None and (len(tests) or study is None):
+        section("Intervention tests", _table_html(tests), "analysis.intervention_tests.")
+    section("Figures", "".join(_figure_html(n, b) for n, b in figures) or "<p class='muted'>No figures.</p>")
+
+
+def _studies_table(studies: pd.DataFrame) -> pd.DataFrame:
+    names = {"study_id": "study", "title": "title", "time_mode": "time", "n_subjects": "subjects",
+             "n_deliveries": "deliveries", "primary_toxicity_criteria": "toxicity criteria",
+             "kinetics_group_by": "kinetics by"}
+    return studies[[c for c in names if c in studies.columns]].rename(columns=names)
+
+
+def render_html(tables: dict[str, pd.DataFrame | None],
+                figures: dict[str | None, list[tuple[str, bytes]]] | list[tuple[str, bytes]], *, run_id: str,
                 data_version: str) -> str:
-    """The whole report as one HTML string (no external resources)."""
+    """The whole report as one HTML string (no external resources). ``figures``: each study's
+    figures (study id -> (stem, png) in report order; a list: the one study's)."""
     t = tables
+    studies = report_studies(t)
+    if not isinstance(figures, dict):
+        figures = {studies[0][0]: list(figures)} if len(studies) == 1 else {}
+    several = len(studies) > 1
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     publication = t.get("publication")
     published = ""
@@ -202,37 +303,31 @@ def render_html(tables: dict[str, pd.DataFrame | None], figures: list[tuple[str,
 
     sections: list[str] = []
 
-    def section(title: str, body: str, note: str = "") -> None:
-        note_html = f"<p class='muted'>{html.escape(note)}</p>" if note else ""
-        sections.append(f"<h2>{html.escape(title)}</h2>{note_html}{body}")
+    def section_at(level: int):
+        def section(title: str, body: str, note: str = "", anchor: str | None = None) -> None:
+            note_html = f"<p class='muted'>{html.escape(note)}</p>" if note else ""
+            ident = f" id='{html.escape(anchor)}'" if anchor else ""
+            sections.append(f"<h{level}{ident}>{html.escape(title)}</h{level}>{note_html}{body}")
+        return section
 
-    section("CONSORT", _table_html(t.get("consort")),
-            "Enrolled, infused and evaluable subjects (marts.agg_consort).")
-    tox = t.get("toxicity_rates")
-    section("CRS and ICANS rates", _table_html(None if tox is None else rates_table(
-        tox, ["toxicity"], "grade_category", list(GRADE_CATEGORIES))),
-        "n/N infused subjects, % (exact 95% Clopper-Pearson CI); any = max grade >= 1, severe = >= 3; "
-        "adjudicated ASTCT grades (marts.agg_toxicity_rates).")
-    resp = t.get("response_rates")
-    section("Response by day 100", _table_html(None if resp is None else rates_table(
-        resp, [], "measure", list(MEASURES))),
-        "Best response on days 1..100, n/N infused subjects, % (exact 95% CI) (marts.agg_response_rates).")
-    km = t.get("km_summary")
-    body = _table_html(None if km is None else km_table(km))
-    if t.get("km_logrank") is not None:
-        body += _table_html(t["km_logrank"])
-    section("Survival (Kaplan-Meier)", body, "From infusion; NR = not reached (analysis.km_summary, km_logrank).")
-    csf = t.get("csf_pre_post")
-    section("CSF before and after infusion", _table_html(None if csf is None else csf_table(csf)),
-            "Partially matched Wilcoxon test, two-sided (analysis.csf_pre_post).")
-    if t.get("intervention_tests") is not None:
-        section("Intervention tests", _table_html(t["intervention_tests"]), "analysis.intervention_tests.")
-    section("Figures", "".join(_figure_html(n, b) for n, b in figures) or "<p class='muted'>No figures.</p>")
-    deliveries = t.get("deliveries")
+    section = section_at(2)
+    if several:
+        overview = t.get("studies")
+        links = "".join(f"<li><a href='#study-{html.escape(sid)}'>{html.escape(sid)}</a>"
+                        f"{html.escape(f': {title}' if title and title != sid else '')}</li>" for sid, title in studies)
+        section("Studies", (_table_html(_studies_table(overview)) if overview is not None else "") + f"<ul>{links}</ul>",
+                "Each study's statistics are computed on its own subjects (marts.dim_studies).")
+        for sid, title in studies:
+            section(f"Study {sid}" + (f": {title}" if title and title != sid else ""), "", anchor=f"study-{sid}")
+            _study_sections(t, sid, figures.get(sid, []), section_at(3))
+    else:
+        _study_sections(t, studies[0][0], figures.get(studies[0][0], []), section)
+
+    deliveries = _without_study(t.get("deliveries"), several)
     section("Deliveries", _table_html(None if deliveries is None else deliveries_table(deliveries)),
             "Every delivery file, latest received first, with its status and rows (audit.deliveries).")
-    quarantined = t.get("quarantined_rows")
-    body = _table_html(t.get("quarantine"))
+    quarantined = _without_study(t.get("quarantined_rows"), several)
+    body = _table_html(_without_study(t.get("quarantine"), several))
     if quarantined is not None:
         shown = quarantined.attrs.get("caption", f"{len(quarantined)}")
         body += (f"<p class='muted'>Quarantined rows, {html.escape(shown)}, latest first: row 1 is the file's "
@@ -244,10 +339,17 @@ def render_html(tables: dict[str, pd.DataFrame | None], figures: list[tuple[str,
             "../docs/index.html</a></li><li>dbt model documentation: <a href='../dbt_docs/static_index.html'>"
             "../dbt_docs/static_index.html</a></li></ul>")
 
+    study_meta = []
+    if not several and studies[0][0] is not None:
+        sid, title = studies[0]
+        study_meta = [("study", sid + (f" ({title})" if title and title != sid else ""))]
+    elif several:
+        study_meta = [("studies", ", ".join(sid for sid, _ in studies))]
     meta = "".join(
         f"<tr><td class='muted'>{html.escape(k)}</td><td><code>{html.escape(str(v))}</code></td></tr>"
-        for k, v in (("data version", data_version), ("deliveries (distinct sha256)", n_deliveries), ("Dagster run", run_id),
-                     ("serving copy published", published or "unknown"), ("generated", generated))
+        for k, v in (*study_meta, ("data version", data_version), ("deliveries (distinct sha256)", n_deliveries),
+                     ("Dagster run", run_id), ("serving copy published", published or "unknown"),
+                     ("generated", generated))
     )
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"

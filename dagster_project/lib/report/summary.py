@@ -1,4 +1,6 @@
-"""The short summary `warehouse run` prints: deliveries, rows, CONSORT and headline tables."""
+"""The short summary `warehouse run` prints: deliveries, rows, CONSORT and headline tables, per
+study (a line per study, prefixed with its id, when the warehouse holds several; the published
+Park 2023 values beside ours only when it holds one)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,11 @@ def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
             "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]
         ).fetchone()[0]
     )
+
+
+def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
+    return {c for (c,) in con.execute("select column_name from information_schema.columns "
+                                      "where table_schema = ? and table_name = ?", [schema, table]).fetchall()}
 
 
 def print_summary(warehouse: Path, serving: Path) -> None:
@@ -37,25 +44,42 @@ def print_summary(warehouse: Path, serving: Path) -> None:
                     *(sum(int(r[i] or 0) for r in loaded) for i in (2, 3, 4, 5))
                 )
             )
+        studies = []
+        if _table_exists(con, "marts", "agg_consort") and "study_id" in _columns(con, "marts", "agg_consort"):
+            studies = [s for (s,) in con.execute("select distinct study_id from marts.agg_consort order by 1").fetchall()]
+        several = len(studies) > 1
+
+        def prefix(study) -> str:
+            return f"[{study}] " if several else ""
+
+        study = "study_id" if studies else "null as study_id"
         if _table_exists(con, "marts", "agg_consort"):
-            consort = con.execute("select step, n_subjects from marts.agg_consort order by step_order").fetchall()
-            print("CONSORT: " + ", ".join(f"{s} {n}" for s, n in consort))
+            rows = con.execute(f"select {study}, step, n_subjects from marts.agg_consort order by 1, step_order").fetchall()
+            for sid in dict.fromkeys(r[0] for r in rows):
+                print(f"{prefix(sid)}CONSORT: " + ", ".join(f"{s} {n}" for i, s, n in rows if i == sid))
         if _table_exists(con, "marts", "agg_toxicity_rates"):
-            print(f"toxicity (overall)  {'ours, n/N % (95% CI)':27}published (Park 2023)")
-            for tox, cat, n, total, pct, lo, hi in con.execute(
-                """select toxicity, grade_category, n_subjects, n_total, pct, ci_low_pct, ci_high_pct
+            criteria = "criteria" if "criteria" in _columns(con, "marts", "agg_toxicity_rates") else "null as criteria"
+            heading = "published (Park 2023)" if not several else ""
+            print(f"toxicity (overall)  {'ours, n/N % (95% CI)':27}{heading}")
+            rows = con.execute(
+                f"""select {study}, toxicity, {criteria}, grade_category, n_subjects, n_total, pct, ci_low_pct,
+                           ci_high_pct
                    from marts.agg_toxicity_rates
-                   where group_by = 'overall' and grade_category in ('any', 'severe') order by 1, 2"""
-            ).fetchall():
-                published = PARK2023_PUBLISHED.get((tox, cat), "")
-                print(f"  {tox:5} {cat:6}      {rate_text(n, total, pct, lo, hi):27}{published}")
+                   where group_by = 'overall' and grade_category in ('any', 'severe') order by 1, 2, 3, 4"""
+            ).fetchall()
+            names = [tox if crit in (None, "ASTCT2019") else f"{tox} ({crit})" for _, tox, crit, *_ in rows]
+            width = max([5, *(len(n) for n in names)])
+            for name, (sid, tox, crit, cat, n, total, pct, lo, hi) in zip(names, rows):
+                published = PARK2023_PUBLISHED.get((tox, cat), "") if not several else ""
+                print(f"  {prefix(sid)}{name:{width}} {cat:6}      {rate_text(n, total, pct, lo, hi):27}{published}")
         if _table_exists(con, "marts", "agg_response_rates"):
-            for measure, n, total, pct, lo, hi in con.execute(
-                """select measure, n_subjects, n_total, pct, ci_low_pct, ci_high_pct from marts.agg_response_rates
-                   where group_by = 'overall' and measure in ('ORR', 'CR') order by 1 desc"""
+            for sid, measure, n, total, pct, lo, hi in con.execute(
+                f"""select {study}, measure, n_subjects, n_total, pct, ci_low_pct, ci_high_pct
+                   from marts.agg_response_rates
+                   where group_by = 'overall' and measure in ('ORR', 'CR') order by 1, 2 desc"""
             ).fetchall():
-                published = PARK2023_PUBLISHED.get((measure,), "")
-                print(f"  {measure:12}      {rate_text(n, total, pct, lo, hi):27}{published}")
+                published = PARK2023_PUBLISHED.get((measure,), "") if not several else ""
+                print(f"  {prefix(sid)}{measure:12}      {rate_text(n, total, pct, lo, hi):27}{published}")
         published = [
             f"{s}.{t}"
             for s, t in con.execute(
