@@ -107,3 +107,15 @@ def rates_by_group(subjects, groupings, measures):
     out = pd.DataFrame(rows, columns=[*label_columns, *RATE_COLUMNS])
     out = out.astype({"n_subjects": "int64", "n_total": "int64", "pct": "float64", "ci_low_pct": "float64", "ci_high_pct": "float64"})
     return out
+
+
+def stacked(tables, columns, types):
+    """Rate tables (one per study, from rates_by_group) as one frame of `columns` cast to `types`
+    (column -> dtype; the others text); an empty frame of those columns when there is none. Here so
+    that the dbt Python models, which may import only the vocabulary and this package, need no
+    pandas of their own."""
+    import pandas as pd
+
+    if not tables:
+        return pd.DataFrame({c: pd.Series(dtype=types.get(c, "string")) for c in columns})
+    return pd.concat(tables, ignore_index=True)[columns].astype(types)

@@ -75,15 +75,18 @@ def test_every_dbt_check_is_described(definitions):
     specs = {spec.key: spec for spec in warehouse_dbt_models().check_specs}
     assert specs and all(spec.description for spec in specs.values())
     by_name = {(key.asset_key, key.name): spec.description for key, spec in specs.items()}
-    assert by_name[(TOXICITY_RATES, "accepted_values_agg_toxicity_rates_toxicity__CRS__ICANS")] == (
-        "accepted_values on toxicity: CRS, ICANS")
+    assert by_name[(TOXICITY_RATES, "accepted_values_agg_toxicity_rates_toxicity__CRS__ICANS__IEC_HS")] == (
+        "accepted_values on toxicity: CRS, ICANS, IEC-HS")
     assert by_name[(TOXICITY_RATES, "not_null_agg_toxicity_rates_toxicity")].startswith("not_null on toxicity")
     relationships = [spec for spec in specs.values() if spec.name.startswith("relationships_")]
     assert relationships and all(
-        re.fullmatch(r"relationships on \w+: every value is in \w+\.\w+", spec.description) for spec in relationships)
+        re.fullmatch(r"relationships on \w+: every value is in \w+\.\w+", spec.description)
+        or re.fullmatch(r"relationships_in_study on \w+: every \(study_id, value\) is in \w+\.\(study_id, \w+\)",
+                        spec.description)
+        for spec in relationships)
     endpoints = dg.AssetKey(["marts", "fct_subject_endpoints"])
-    assert by_name[(endpoints, "relationships_fct_subject_endpoints_subject_id__subject_id__ref_dim_subjects_")] == (
-        "relationships on subject_id: every value is in dim_subjects.subject_id")
+    assert by_name[(endpoints, "relationships_in_study_fct_subject_endpoints_subject_id__subject_id__ref_dim_subjects_")] == (
+        "relationships_in_study on subject_id: every (study_id, value) is in dim_subjects.(study_id, subject_id)")
     custom = [d for (key, name), d in by_name.items() if name.startswith("rate_groups_sum_to_overall")]
     assert custom and all("group_by: " in d and "overall row" in d for d in custom)
 

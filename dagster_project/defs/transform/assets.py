@@ -81,6 +81,9 @@ def dbt_test_description(test: Mapping[str, Any], manifest: Mapping[str, Any]) -
         return f"{head}: {_argument_text(kwargs.get('values', []))}{scope}"
     if name == "relationships":
         return f"{head}: every value is in {_argument_text(kwargs.get('to'))}.{kwargs.get('field')}{scope}"
+    if name == "relationships_in_study":
+        return (f"{head}: every (study_id, value) is in {_argument_text(kwargs.get('to'))}.(study_id, "
+                f"{kwargs.get('field')}){scope}")
     if name in _GENERIC_TESTS:
         return f"{head}: {_GENERIC_TESTS[name]}{scope}"
     arguments = "; ".join(f"{k}: {_argument_text(v)}" for k, v in kwargs.items())

@@ -16,7 +16,7 @@ the groupings are marts.md's and studies-and-inputs.md's, from schemas.vocabular
 from schemas.vocabulary import (
     MRD_RESPONSE_CRITERIA, MRD_RESPONSE_MEASURES, RATE_GROUP_BYS, RESPONSE_MEASURES,
 )
-from stats.clopper_pearson import rates_by_group
+from stats.clopper_pearson import rates_by_group, stacked
 
 COLUMNS = ["study_id", "measure", "group_by", "group_value", "n_subjects", "n_total", "pct", "ci_low_pct",
            "ci_high_pct"]
@@ -40,8 +40,6 @@ def mrd_studies(studies):
 
 def rates(subjects, with_mrd):
     """The rate table of fct_subject_endpoints rows `subjects`; `with_mrd` the ALL-MRD studies."""
-    import pandas as pd
-
     tables = []
     for study, frame in subjects.groupby("study_id", sort=True):
         measures = [({"measure": m}, _responses(r)) for m, r in RESPONSE_MEASURES.items()]
@@ -50,9 +48,7 @@ def rates(subjects, with_mrd):
         table = rates_by_group(frame, RATE_GROUP_BYS, measures)
         table.insert(0, "study_id", study)
         tables.append(table)
-    if not tables:
-        return pd.DataFrame({c: pd.Series(dtype=TYPES.get(c, "string")) for c in COLUMNS})
-    return pd.concat(tables, ignore_index=True)[COLUMNS].astype(TYPES)
+    return stacked(tables, COLUMNS, TYPES)
 
 
 def model(dbt, session):

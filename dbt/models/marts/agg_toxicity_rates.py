@@ -20,7 +20,7 @@ schemas.vocabulary (dependency-free).
 from schemas.vocabulary import (
     GRADE_CATEGORIES, RATE_GROUP_BYS, SUMMARY_TOXICITIES, TOXICITIES, in_grade_category,
 )
-from stats.clopper_pearson import rates_by_group
+from stats.clopper_pearson import rates_by_group, stacked
 
 COLUMNS = ["study_id", "toxicity", "criteria", "group_by", "group_value", "grade_category", "n_subjects",
            "n_total", "pct", "ci_low_pct", "ci_high_pct"]
@@ -50,11 +50,9 @@ def _selects(category):
 
 def rates(grades, subjects):
     """The rate table of int_toxicity_max_grades rows `grades` and dim_subjects rows `subjects`."""
-    import pandas as pd
-
     groups = [g for g in RATE_GROUP_BYS if g in subjects.columns]
     frame = grades.merge(subjects[["study_id", "subject_id", *groups]], on=["study_id", "subject_id"], how="left")
-    frame = frame.assign(max_grade=pd.to_numeric(frame["max_grade"], errors="coerce"))
+    frame = frame.assign(max_grade=frame["max_grade"].astype("float64"))
     order = {t: i for i, t in enumerate(SUMMARY_TOXICITIES)}
     tables = []
     for (study, toxicity, criteria), part in frame.groupby(["study_id", "toxicity", "criteria"], sort=False):
@@ -66,11 +64,10 @@ def rates(grades, subjects):
         table["_toxicity_order"] = order.get(toxicity, len(order))
         table["_criteria_rank"] = int(part["criteria_rank"].min())
         tables.append(table)
-    if not tables:
-        return pd.DataFrame({c: pd.Series(dtype=TYPES.get(c, "string")) for c in COLUMNS})
-    out = pd.concat(tables, ignore_index=True)
-    out = out.sort_values(["study_id", "_toxicity_order", "_criteria_rank"], kind="stable").reset_index(drop=True)
-    return out[COLUMNS].astype(TYPES)
+    if tables:
+        out = stacked(tables, [*COLUMNS, "_toxicity_order", "_criteria_rank"], TYPES)
+        tables = [out.sort_values(["study_id", "_toxicity_order", "_criteria_rank"], kind="stable")]
+    return stacked(tables, COLUMNS, TYPES)
 
 
 def model(dbt, session):
