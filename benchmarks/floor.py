@@ -54,14 +54,20 @@ def _compiled_sql(node: dict, target: Path) -> str | None:
     return code.strip().rstrip(";") if code else None
 
 
-def _raw_select(source) -> str:
-    """Contract columns cast to the raw table's types, and the raw table's bookkeeping columns."""
+def _raw_select(source, delivered: set[str]) -> str:
+    """Contract columns cast to the raw table's types (null where the files have none), and the
+    raw table's bookkeeping columns (the default study's)."""
     from dagster_project.lib.ingest.store import raw_columns
 
     columns = []
     for name, sql_type in raw_columns(source).items():
         if name in source.columns:
-            columns.append(f'cast("{name}" as {sql_type}) as "{name}"')
+            value = f'"{name}"' if name in delivered else "null"
+            columns.append(f'cast({value} as {sql_type}) as "{name}"')
+        elif name == "_study_id":
+            columns.append('\'default\' as "_study_id"')
+        elif name == "_seq":
+            columns.append('cast(null as varchar) as "_seq"')
         elif name == "_analyte_as_delivered":
             columns.append('"analyte" as "_analyte_as_delivered"')
         elif name == "_extra":
@@ -81,7 +87,6 @@ def measure_floor(root: Path, run_id: str | None) -> Floor | None:
     """read_csv of every delivery + the run's compiled SQL models, in a fresh DuckDB file."""
     import duckdb
 
-    from dagster_project.lib.ingest.store import DELIVERY_LOG_DDL, QUARANTINE_DDL
     from schemas.contract import SOURCES
 
     target = run_target_dir(run_id)
@@ -105,26 +110,30 @@ def measure_floor(root: Path, run_id: str | None) -> Floor | None:
             name = seed.get("alias") or seed["name"]
             con.execute(f'create table "{seed["schema"]}"."{name}" as select * from pipeline."{seed["schema"]}"."{name}"')
         con.execute("detach pipeline")
+        from dagster_project.lib.ingest.store import ensure_tables
+
         con.execute("create schema if not exists raw")
-        con.execute(DELIVERY_LOG_DDL)
-        con.execute(QUARANTINE_DDL)
+        ensure_tables(con, SOURCES["subjects"])  # the ingest log tables (deliveries, quarantine, ...)
+        con.execute("drop table raw.subjects")
         t0 = time.perf_counter()
         for source in SOURCES.values():
             files = sorted(str(p) for p in (landing / source.name).glob("*.csv"))
             if not files:
-                from dagster_project.lib.ingest.store import ensure_tables
-
                 ensure_tables(con, source)
                 continue
+            delivered = {row[0] for row in con.execute(
+                "describe select * from read_csv(?, header = true, all_varchar = true, union_by_name = true)",
+                [files]).fetchall()}
             con.execute(
-                f'create table raw."{source.name}" as select {_raw_select(source)} '
+                f'create table raw."{source.name}" as select {_raw_select(source, delivered)} '
                 f"from read_csv(?, header = true, all_varchar = true, union_by_name = true, "
                 f"filename = true, nullstr = ['', 'NA'])",
                 [files],
             )
             con.execute(
-                f"""insert into raw.deliveries
-                    select _delivery_sha256, '{source.name}', _file_name, now(), null, 'loaded',
+                f"""insert into raw.deliveries (study_id, delivery_sha256, source, file_name, received_at,
+                        size_bytes, status, rows_delivered, rows_accepted, rows_quarantined, message, loaded_at)
+                    select 'default', _delivery_sha256, '{source.name}', _file_name, now(), null, 'loaded',
                            count(*), count(*), 0, null, now()
                     from raw."{source.name}" group by all"""
             )

@@ -70,6 +70,14 @@ def iso_datetime(series: pd.Series) -> pd.Series:
 
 @extensions.register_check_method()
 @per_value
+def iso_datetime_or_date(series: pd.Series) -> pd.Series:
+    """An ISO 8601 datetime (iso_datetime), or a date alone: a reading of that day whose time is
+    unknown (an SDTM --DTC with a day and no time, studies-and-inputs.md). Never a coarser date."""
+    return iso_datetime(series) | iso_date(series)
+
+
+@extensions.register_check_method()
+@per_value
 def not_in_future(series: pd.Series) -> pd.Series:
     """The calendar date written (first 10 characters) is not after tomorrow (UTC).
 

@@ -60,10 +60,13 @@ class Source:
         return (*self.natural_key, *days)
 
     def schema_for(self, time_mode: str = "calendar", diseases: tuple[str, ...] = (),
-                   products: tuple[str, ...] = (), analytes: tuple[str, ...] = ()) -> pa.DataFrameSchema:
+                   products: tuple[str, ...] = (), analytes: tuple[str, ...] = (),
+                   day_precision: bool = False) -> pa.DataFrameSchema:
         """The schema a study's deliveries are validated by: its time mode and its declared
-        vocabularies (study.yml). Cached: one per distinct study setting."""
-        return _schema_for(self, time_mode, tuple(diseases), tuple(products), tuple(analytes))
+        vocabularies (study.yml). `day_precision`: a datetime may be a date alone, a reading of
+        that day with its time unknown (SDTM --DTC, studies-and-inputs.md). Cached: one per
+        distinct study setting."""
+        return _schema_for(self, time_mode, tuple(diseases), tuple(products), tuple(analytes), day_precision)
 
     @property
     def columns(self) -> list[str]:
@@ -126,9 +129,15 @@ def _absent(rule: str) -> pa.Check:
 
 @lru_cache(maxsize=64)
 def _schema_for(source: Source, time_mode: str, diseases: tuple[str, ...], products: tuple[str, ...],
-                analytes: tuple[str, ...]) -> pa.DataFrameSchema:
+                analytes: tuple[str, ...], day_precision: bool = False) -> pa.DataFrameSchema:
     schema = source.schema
     updates: dict[str, dict] = {}
+    if day_precision and time_mode != "relative":
+        for name, column in schema.columns.items():
+            if any(getattr(c, "name", None) == "iso_datetime" for c in column.checks):
+                checks = [pa.Check.iso_datetime_or_date() if getattr(c, "name", None) == "iso_datetime" else c
+                          for c in column.checks]
+                updates[name] = {"checks": checks}
     if time_mode == "relative":
         for date_column, day_column in source.day_columns.items():
             updates[date_column] = {"checks": [_absent(DATE_IN_RELATIVE_STUDY)], "nullable": True, "required": False}

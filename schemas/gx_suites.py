@@ -613,7 +613,8 @@ def fct_biomarker_results(cohort: Cohort) -> list[Expectation]:
         *study_first(),
         *not_null("subject_id", "specimen", "analyte", "value", "unit", "censoring", "analysis_value",
                   "substitution_rule", "delivery_sha256"),
-        not_null_in_calendar_studies("collected_at", cohort),
+        # a reading delivered as a date alone (SDTM --DTC without a time) has its day, no instant
+        not_null_in_calendar_studies("collected_at", cohort, where="local_date is null"),
         *relative_time_has_no_clock(cohort, "collected_at"),
         unique("study_id", "measurement_id"),
         rows_between(1),

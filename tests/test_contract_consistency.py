@@ -46,7 +46,7 @@ def test_natural_keys_match_the_spec_and_reach_dbt_only_from_the_contract():
         assert set(source.key_columns[len(source.natural_key):]) <= {"study_day"}
     # dbt gets them as --vars (lib/transform/project.dbt_vars), never from a copy in
     # dbt_project.yml; per study (`_study_id` first)
-    assert dbt_vars()["natural_keys"] == {name: ["_study_id", *s.key_columns] for name, s in SOURCES.items()}
+    assert dbt_vars()["natural_keys"] == {name: ["_study_id", *s.key_columns, "_seq"] for name, s in SOURCES.items()}
     assert "natural_keys" not in yaml.safe_load((ROOT / "dbt" / "dbt_project.yml").read_text())["vars"]
 
 

@@ -128,4 +128,4 @@ def test_a_study_with_mapped_files_but_no_mapping_rejects_them(tmp_path):
     _load(landing, tmp_path / "w.duckdb")
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
         [(status, message)] = con.execute("select status, message from raw.deliveries").fetchall()
-    assert status == "rejected" and "names no mapping" in message and "t1/study.yml" in message
+    assert status == "rejected" and "names no mapped settings" in message and "t1/study.yml" in message

@@ -64,7 +64,9 @@ def _sql_keys(tmp_path: Path) -> list[tuple]:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     compiled = proc.stdout.strip()
-    frame = pd.DataFrame(CORPUS, columns=list(SOURCE.natural_key)).assign(position=range(len(CORPUS)))
+    # the dbt key also holds the study, the study day and an SDTM --SEQ: one value each here
+    frame = pd.DataFrame(CORPUS, columns=list(SOURCE.natural_key)).assign(
+        position=range(len(CORPUS)), _study_id="s1", study_day=None, _seq=None)
     with duckdb.connect() as con:
         con.register("corpus", frame)
         return [tuple(row) for row in con.execute(compiled).fetchall()]

@@ -115,6 +115,9 @@ def cytokine_curves_png(
                 sel = a_pts[g == group]
                 ax.scatter(sel["study_day"], sel["analysis_value"], s=6, alpha=0.35,
                            color=colours.get(group, POINT_GREY), linewidths=0)
+            # subjects in no group (no data of the grouping toxicity or attribute): grey
+            rest = a_pts[~g.isin(groups)]
+            ax.scatter(rest["study_day"], rest["analysis_value"], s=6, alpha=0.35, color=POINT_GREY, linewidths=0)
         else:
             ax.scatter(a_pts["study_day"], a_pts["analysis_value"], s=6, alpha=0.35, color=POINT_GREY,
                        linewidths=0)
@@ -141,7 +144,7 @@ def cytokine_curves_png(
                 ax.plot(x, high, color=colour, lw=1.0, ls="--")
         if notes:
             ax.text(0.02, 0.02, "\n".join(notes), transform=ax.transAxes, fontsize=6, va="bottom", color="dimgray")
-        if len(a_pts) or len(cur[cur["analyte"] == analyte]):
+        if ax.has_data() and (len(a_pts) or len(cur[cur["analyte"] == analyte])):
             ax.set_yscale("log")
         unit = unit_of(a_pts)
         ax.set_title(analyte, fontsize=9)

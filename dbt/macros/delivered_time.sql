@@ -1,8 +1,12 @@
 {#- Delivered ISO 8601 datetime text -> UTC timestamp (sources.md, "Times"): an offset or `Z`
     converts by itself; a naive time is local site time in the study's IANA time zone
-    (site_timezone_of). A relative study delivers no datetime: null in, null out. -#}
+    (site_timezone_of). A relative study delivers no datetime: null in, null out; a date alone
+    (a reading of that day whose time is unknown) gives null too. -#}
 {% macro utc_from_delivered(column, study_id_expr='_study_id') -%}
     case
+        -- a date alone (an SDTM --DTC without a time): a reading of that day, time unknown. No
+        -- instant is invented; its study day comes from the date (local_date_from_delivered).
+        when length(trim({{ column }})) = 10 then null
         when regexp_matches({{ column }}, '(Z|[+-]\d\d(:?\d\d)?)$')
             then cast({{ column }} as timestamptz) at time zone 'UTC'
         else timezone({{ site_timezone_of(study_id_expr) }}, cast({{ column }} as timestamp)) at time zone 'UTC'

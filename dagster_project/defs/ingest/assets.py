@@ -87,7 +87,9 @@ def _ingest_asset(source: Source) -> dg.AssetsDefinition:
         retry_policy=dg.RetryPolicy(max_retries=3, delay=5),
         # Rows of every other source must name a known subject, so subjects load first (and
         # register the foreign files, lib/ingest/load.py).
-        deps=[STUDIES_KEY] if source.name == "subjects" else [dg.AssetKey(["raw", "subjects"])],
+        # A Bio-Plex plate's cytokines find their subjects through the samples manifest.
+        deps=[STUDIES_KEY] if source.name == "subjects" else [dg.AssetKey(["raw", "subjects"])] + (
+            [dg.AssetKey(["raw", "samples"])] if source.has_analyte else []),
     )
     def ingest(context: dg.AssetExecutionContext, settings: Settings):
         landing = read_landing(settings.landing, settings.default_study)

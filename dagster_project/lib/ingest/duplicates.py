@@ -87,8 +87,10 @@ def _ascii_normalized_codes(values: pd.Series, col: str) -> np.ndarray:
 
 def split_duplicates(accepted: pd.DataFrame, source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (kept rows, quarantine rows with QUARANTINE_COLUMNS)."""
-    key = list(source.key_columns)
-    norm = normalized_codes(accepted, source.columns)
+    # A foreign record's --SEQ (SDTM) is part of its key: several readings of one test at one time.
+    seq = ["_seq"] if "_seq" in accepted else []
+    key = [*source.key_columns, *seq]
+    norm = normalized_codes(accepted, [*source.columns, *seq])
     identical = norm.duplicated(keep="first")
     distinct = norm[~identical]
     conflicting_keys = distinct.duplicated(subset=key, keep=False)

@@ -12,6 +12,7 @@ rows, which then take the same path; see `_load_foreign`.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,7 +24,7 @@ import pandas as pd
 
 from dagster_project.lib.ingest import store
 from dagster_project.lib.ingest.duplicates import split_duplicates
-from dagster_project.lib.ingest.landing import Delivery, list_deliveries, sha256_of
+from dagster_project.lib.ingest.landing import Delivery, list_deliveries
 from dagster_project.lib.ingest.reader import TEXT, DeliveryRejected, read_delivery
 from dagster_project.lib.ingest.studies import Landing, Study
 from dagster_project.lib.ingest.validation import QUARANTINE_COLUMNS, validate
@@ -197,10 +198,11 @@ def load_delivery(
                            seconds_store=time.perf_counter() - t2)
 
 
-def _validate(frame: pd.DataFrame, source: Source, study: Study | None):
+def _validate(frame: pd.DataFrame, source: Source, study: Study | None, day_precision: bool = False):
     if study is None:
         return validate(frame, source)
-    return validate(frame, source, source.schema_for(**study.vocabulary), study.config.analyte_synonyms())
+    schema = source.schema_for(**study.vocabulary, day_precision=day_precision)
+    return validate(frame, source, schema, study.config.analyte_synonyms())
 
 
 def load_source(con: duckdb.DuckDBPyConnection, source: Source, landing: Landing | Path) -> list[DeliveryOutcome]:
@@ -250,14 +252,14 @@ def _load_study_source(con: duckdb.DuckDBPyConnection, source: Source, study: St
 
 
 # ---- foreign files (adapters) -------------------------------------------------------------------
-# A foreign file feeds several sources. The `subjects` asset (which every other ingest asset
-# follows) registers each new foreign file: a raw.deliveries row for its subjects part, with the
-# sources the file feeds in `message`, or the file's rejection (a mapping that does not fit it, a
-# file its reader cannot open) with the reason; each other source's asset then loads its own part.
-# A rejection is recorded with the digest of the mapping it was read with: when the mapping
-# changes, the file is read again (the rejection replaced); a file loaded stays as loaded.
-
-MAPPED = "mapped"
+# A foreign file (`<study>/<format>/`, read by lib/ingest/foreign.py) feeds several sources. The
+# `subjects` asset (which every other ingest asset follows) registers each new foreign file: a
+# raw.deliveries row for its subjects part with the sources the file feeds (`feeds`), or the
+# file's rejection (a mapping that does not fit it, a setting the study lacks, a file its reader
+# cannot open) with the reason; each other source's asset then loads its own part. Every part is
+# recorded with the digest of what its reading depended on (the mapping, the adapter settings,
+# the EX file, the samples manifest): when that changes, the part is read again and replaces its
+# earlier rows.
 
 
 def _foreign_log(con: duckdb.DuckDBPyConnection, study_id: str) -> pd.DataFrame:
@@ -269,9 +271,10 @@ def _foreign_log(con: duckdb.DuckDBPyConnection, study_id: str) -> pd.DataFrame:
 
 
 def _mapped_part(mapped, source: Source) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(text frame in read_delivery's shape + _file_row, _locator; out-of-scope rows; adapter
-    quarantine rows) of one source's part of a mapped file. `_row_number` numbers the part's
-    records (several records may share a file row); `_file_row` is the file's row."""
+    """(text frame in read_delivery's shape + _file_row, _locator, _seq; out-of-scope rows; adapter
+    quarantine rows) of one source's part of a foreign file. `_row_number` numbers the part's
+    records (several records may share a file row); `_file_row` is the file's row; `_seq` the
+    SDTM record's --SEQ (part of the key: several readings of one test at one time are normal)."""
     rows = mapped.rows.get(source.name)
     rows = rows.reset_index(drop=True) if rows is not None else pd.DataFrame(columns=["_row_number", "_locator"])
     frame = pd.DataFrame(index=rows.index)
@@ -282,6 +285,8 @@ def _mapped_part(mapped, source: Source) -> tuple[pd.DataFrame, pd.DataFrame, pd
     frame["_row_number"] = np.arange(1, len(rows) + 1, dtype="int64")
     frame["_file_row"] = rows["_row_number"].astype("int64").to_numpy() if len(rows) else np.array([], "int64")
     frame["_locator"] = rows["_locator"].astype(object).to_numpy() if len(rows) else np.array([], object)
+    if "_seq" in rows:
+        frame["_seq"] = rows["_seq"].astype(object).where(rows["_seq"].notna(), None).astype(TEXT)
     out = mapped.out_of_scope
     out = out[out["source"] == source.name][["row_number", "locator", "reason"]]
     quarantined = mapped.quarantine
@@ -291,57 +296,56 @@ def _mapped_part(mapped, source: Source) -> tuple[pd.DataFrame, pd.DataFrame, pd
 
 def _load_foreign(con: duckdb.DuckDBPyConnection, source: Source, study: Study, landing_dir: Path
                   ) -> list[DeliveryOutcome]:
-    from dagster_project.lib.adapters.mapped import MappingError, load_mapping, read_mapped
+    from dagster_project.lib.ingest.foreign import READ_ERRORS, file_metadata, reader
+    from dagster_project.lib.ingest.studies import ADAPTER_FORMATS
 
-    files = list_deliveries(landing_dir, MAPPED, study.folder / MAPPED)
-    if not files:
-        return []
-    adapter = study.config.adapters.mapped
-    mapping_path = study.folder / adapter.mapping if adapter else None
-    reader_sha = sha256_of(mapping_path) if mapping_path and mapping_path.is_file() else None
-    log = _foreign_log(con, study.study_id)
     outcomes = []
-    for delivery in files:
-        mine = log[(log["delivery_sha256"] == delivery.sha256) & (log["file_name"] == delivery.file_name)]
-        if (mine["source"] == source.name).any() and not (
-            source.name == "subjects" and (mine["status"] == "rejected").any()
-            and (mine["reader_sha256"] != reader_sha).all()):
-            continue  # this part is recorded (a rejection is read again under a changed mapping)
-        registered = mine[(mine["source"] == "subjects") & (mine["status"] == "loaded")]
-        if source.name != "subjects":
-            if registered.empty or source.name not in str(registered["feeds"].iloc[0]).split(","):
-                continue  # not registered (rejected, or subjects not yet run) or not fed by this file
-        common = dict(study_id=study.study_id, sha256=delivery.sha256, file_name=delivery.file_name,
-                      received_at=delivery.received_at, size_bytes=delivery.size_bytes, loaded_at=_now(),
-                      adapter=MAPPED)
-        t0 = time.perf_counter()
-        try:
-            if mapping_path is None:
-                raise MappingError(f"{study.study_file or study.study_id}: adapters.mapped: the study names no "
-                                   f"mapping, so {delivery.file_name} cannot be read")
-            mapped = read_mapped(delivery.path, delivery.file_name, load_mapping(mapping_path),
-                                 mapping_path.relative_to(landing_dir).as_posix())
-        except (MappingError, DeliveryRejected, OSError, ValueError) as exc:
-            if source.name == "subjects":
-                store.write_delivery(con, source, status="rejected", rows_delivered=0, accepted=None,
-                                     quarantine=None, message=str(exc), reader_sha256=reader_sha, **common)
-                outcomes.append(DeliveryOutcome(delivery.file_name, delivery.sha256, "rejected", 0, 0, 0, str(exc)))
+    for fmt in ADAPTER_FORMATS:
+        files = list_deliveries(landing_dir, fmt, study.folder / fmt)
+        if not files:
             continue
-        fed = sorted({*mapped.rows, *mapped.out_of_scope["source"], *mapped.quarantine["source"]})
-        frame, out, adapter_quarantine = _mapped_part(mapped, source)
-        t1 = time.perf_counter()
-        outcome = _load_foreign_part(con, source, study, frame, out, adapter_quarantine, common, mapped.data_rows,
-                                     feeds=fed if source.name == "subjects" else None, reader_sha256=reader_sha)
-        outcomes.append(outcome.__class__(**{**outcome.__dict__, "seconds_read": t1 - t0}))
+        how = reader(con, fmt, study, landing_dir)
+        log = _foreign_log(con, study.study_id)
+        for delivery in files:
+            mine = log[(log["delivery_sha256"] == delivery.sha256) & (log["file_name"] == delivery.file_name)]
+            part = mine[mine["source"] == source.name]
+            if len(part) and (part["reader_sha256"] == how.digest).all():
+                continue  # recorded, read as it would be read now
+            if source.name != "subjects":
+                registered = mine[(mine["source"] == "subjects") & (mine["status"] == "loaded")]
+                if registered.empty or source.name not in str(registered["feeds"].iloc[0]).split(","):
+                    continue  # not registered (rejected, or subjects not yet run) or not fed by this file
+            common = dict(study_id=study.study_id, sha256=delivery.sha256, file_name=delivery.file_name,
+                          received_at=delivery.received_at, size_bytes=delivery.size_bytes, loaded_at=_now(),
+                          adapter=fmt)
+            t0 = time.perf_counter()
+            try:
+                read = how.read(delivery)
+            except READ_ERRORS as exc:
+                if source.name == "subjects":
+                    store.write_delivery(con, source, status="rejected", rows_delivered=0, accepted=None,
+                                         quarantine=None, message=str(exc), reader_sha256=how.digest, **common)
+                    outcomes.append(DeliveryOutcome(delivery.file_name, delivery.sha256, "rejected", 0, 0, 0, str(exc)))
+                continue
+            fed = sorted({*read.rows, *read.out_of_scope["source"], *read.quarantine["source"], *how.feeds})
+            frame, out, adapter_quarantine = _mapped_part(read, source)
+            t1 = time.perf_counter()
+            metadata = file_metadata(read)
+            outcome = _load_foreign_part(
+                con, source, study, frame, out, adapter_quarantine, common, read.data_rows,
+                feeds=fed if source.name == "subjects" else None, reader_sha256=how.digest,
+                day_precision=how.day_precision, metadata=metadata)
+            outcomes.append(outcome.__class__(**{**outcome.__dict__, "seconds_read": t1 - t0}))
     return outcomes
 
 
 def _load_foreign_part(con, source: Source, study: Study, frame: pd.DataFrame, out: pd.DataFrame,
                        adapter_quarantine: pd.DataFrame, common: dict, data_rows: int,
-                       feeds: list[str] | None, reader_sha256: str | None) -> DeliveryOutcome:
+                       feeds: list[str] | None, reader_sha256: str | None, day_precision: bool = False,
+                       metadata: dict | None = None) -> DeliveryOutcome:
     t1 = time.perf_counter()
     subjects = None if source.name == "subjects" else known_subjects(con, study.study_id)
-    validated = _validate(frame, source, study)
+    validated = _validate(frame, source, study, day_precision)
     kept, duplicate_rows = split_duplicates(validated.accepted, source)
     orphans = pd.DataFrame(columns=QUARANTINE_COLUMNS)
     if subjects is not None:
@@ -371,7 +375,9 @@ def _load_foreign_part(con, source: Source, study: Study, frame: pd.DataFrame, o
         quarantine = pd.concat([quarantine, adapter_quarantine[["row_number", "locator", "column_name", "rule", "value"]]],
                                ignore_index=True)
     kept = kept.assign(_row_number=kept["_row_number"].map(file_row).astype("int64"))
-    message = f"read by mapping; feeds {', '.join(feeds)}" if feeds is not None else None
+    message = f"feeds {', '.join(feeds)}" if feeds is not None else None
+    if metadata:
+        message = "; ".join(filter(None, [message, "file: " + json.dumps(metadata, sort_keys=True, default=str)]))
     t2 = time.perf_counter()
     store.write_delivery(con, source, status="loaded", rows_delivered=n_records, accepted=kept,
                          quarantine=quarantine, message=message, n_quarantined=n_quarantined,

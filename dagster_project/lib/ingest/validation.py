@@ -153,7 +153,7 @@ def validate(frame: pd.DataFrame, source: Source, schema: pa.DataFrameSchema | N
         ]
     failures = failures.drop_duplicates(["index", "column_name", "rule"])
     accepted = typed.drop(index=typed.index[typed.index.isin(failures["index"].unique())])
-    for meta in ("_extra", "_row_number", "_analyte_as_delivered"):
+    for meta in ("_extra", "_row_number", "_analyte_as_delivered", "_seq"):
         if meta in frame:
             accepted[meta] = frame.loc[accepted.index, meta]
     quarantine = failures.assign(row_number=frame.loc[failures["index"], "_row_number"].to_numpy())

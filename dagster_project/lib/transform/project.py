@@ -23,8 +23,9 @@ def dbt_vars() -> dict:
     """The dbt vars that come from the source contract (schemas/contract.py), not from
     dbt_project.yml: the natural key of every source, which staging uses to pick the current
     version of each key and the audit to list superseded rows. A key is per study (`_study_id`
-    first) and holds the study day of a dated key column (Source.key_columns)."""
-    return {"natural_keys": {name: ["_study_id", *source.key_columns] for name, source in SOURCES.items()}}
+    first) and holds the study day of a dated key column (Source.key_columns) and an SDTM
+    record's --SEQ (`_seq`, null for every other delivery)."""
+    return {"natural_keys": {name: ["_study_id", *source.key_columns, "_seq"] for name, source in SOURCES.items()}}
 
 
 def dbt_cli_vars(**extra) -> list[str]:

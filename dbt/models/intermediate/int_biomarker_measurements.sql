@@ -41,7 +41,8 @@ with
         uloq,
         result_as_delivered,
         unit_as_delivered,
-        delivery_sha256
+        delivery_sha256,
+        cast(null as varchar) as record_seq
     from {{ ref(model) }}
 ),
 {% endfor %}
@@ -63,7 +64,8 @@ serum_labs as (
         cast(null as double) as uloq,
         cast(value_as_delivered as varchar) as result_as_delivered,
         unit_as_delivered,
-        delivery_sha256
+        delivery_sha256,
+        record_seq
     from {{ ref('stg_serum__labs') }}
 ),
 
@@ -110,7 +112,8 @@ csf_samples as (
         cast(null as double) as uloq,
         cast(v.value_as_delivered as varchar) as result_as_delivered,
         v.unit_as_delivered,
-        v.delivery_sha256
+        v.delivery_sha256,
+        cast(null as varchar) as record_seq
     from csf_sample_values as v
     left join conversions as c on c.analyte = v.analyte and c.from_unit = v.unit_as_delivered
 ),
@@ -133,6 +136,7 @@ final as (
         -- has no sample id: subject @ collection time, or @ study day in a relative study
         md5(concat_ws('|', source, coalesce(
             sample_id, subject_id || '@' || coalesce(cast(collected_at as varchar), 'day ' || cast(study_day as varchar))
+            || coalesce('#' || record_seq, '')
         ), analyte)) as measurement_id,
         source,
         case source

@@ -27,6 +27,8 @@ final as (
         l.value as value_as_delivered,
         l.unit as unit_as_delivered,
         c.factor as unit_factor,
+        -- an SDTM record's LBSEQ: two readings of one test at one time stay two measurements
+        l._seq as record_seq,
         l._delivery_sha256 as delivery_sha256
     from source as l
     left join conversions as c on c.analyte = l.test and c.from_unit = l.unit

@@ -1,0 +1,86 @@
+"""The sdtm and bioplex adapters through the whole pipeline (issue 16 acceptance), the README's
+steps: `examples/studies/cdisc_msg` with the CDISC SDTM files (.xpt) in its `sdtm/` folder and
+`examples/studies/bioplex_demo` with the Bio-Plex export in its `bioplex/` folder, one
+`warehouse run`. Expected numbers come from the source files, read here with pandas and
+python-calamine, never from the warehouse. Skipped, with the reason printed, without ../shared.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from conftest import SHARED, run_landing
+
+SDTM = SHARED / "realdata" / "sdtm_cdisc_msg"
+BIOPLEX = SHARED / "realdata" / "bioplex_labkey"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "studies"
+
+if not (SDTM.is_dir() and BIOPLEX.is_dir()):
+    print(f"\nSDTM / Bio-Plex pipeline test skipped: {SDTM} or {BIOPLEX} is not present")
+    pytest.skip("the real SDTM and Bio-Plex inputs of ../shared/realdata are not present", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def serving(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sdtm_bioplex")
+    landing = root / "landing"
+    shutil.copytree(EXAMPLES / "cdisc_msg", landing / "cdisc_msg")
+    (landing / "cdisc_msg" / "sdtm").mkdir()
+    for path in SDTM.glob("*.xpt"):
+        shutil.copy2(path, landing / "cdisc_msg" / "sdtm" / path.name)
+    shutil.copytree(EXAMPLES / "bioplex_demo", landing / "bioplex_demo")
+    (landing / "bioplex_demo" / "bioplex").mkdir()
+    for path in BIOPLEX.glob("*.xls"):
+        shutil.copy2(path, landing / "bioplex_demo" / "bioplex" / path.name)
+    code, output = run_landing(root)
+    assert code == 0, output[-4000:]
+    return root / "serving.duckdb"
+
+
+def _query(serving, sql):
+    with duckdb.connect(str(serving), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_cdisc_subjects_temperatures_and_leukocytes(serving):
+    dm = pd.read_sas(SDTM / "dm.xpt", format="xport", encoding="latin-1")
+    vs = pd.read_sas(SDTM / "vs.xpt", format="xport", encoding="latin-1")
+    lb = pd.read_sas(SDTM / "lb.xpt", format="xport", encoding="latin-1")
+    assert _query(serving, "select count(*) from marts.dim_subjects where study_id = 'cdisc_msg'") == [(dm["USUBJID"].nunique(),)]
+    assert dm["USUBJID"].nunique() == 18
+    with duckdb.connect(str(serving).replace("serving", "warehouse"), read_only=True) as con:
+        temps = con.execute("select temperature_c from raw.vitals where _study_id = 'cdisc_msg' "
+                            "and temperature_c is not null").fetchall()
+        labs = con.execute("select count(*) from raw.serum_labs where _study_id = 'cdisc_msg'").fetchone()[0]
+        quarantined = con.execute("select count(distinct row_number) from raw.quarantine where study_id = 'cdisc_msg' "
+                                  "and source = 'serum_labs'").fetchone()[0]
+    assert len(temps) == int((vs["VSTESTCD"] == "TEMP").sum()) == 144
+    assert all(30 <= t <= 45 for (t,) in temps)
+    wbc_plat = int(lb["LBTESTCD"].isin(["WBC", "PLAT"]).sum())
+    assert wbc_plat == 212 and labs + quarantined == wbc_plat
+    assert _query(serving, "select distinct unit from marts.fct_biomarker_results where study_id = 'cdisc_msg'") == [("10^9/L",)]
+    # RS is a questionnaire: no response is taken from it
+    assert _query(serving, "select count(*) from marts.fct_subject_endpoints where study_id = 'cdisc_msg' "
+                           "and best_response_d100 <> 'NE'") == [(0,)]
+    for records, accepted, quarantined, out in _query(serving, """select rows_delivered, rows_accepted,
+            rows_quarantined, rows_out_of_scope from audit.deliveries where study_id = 'cdisc_msg'"""):
+        assert records == accepted + quarantined + out
+
+
+def test_bioplex_results_through_the_manifest(serving):
+    rows = _query(serving, """select censoring, count(*) from marts.fct_biomarker_results
+        where study_id = 'bioplex_demo' group by 1 order by 1""")
+    assert dict(rows) == {"below_lloq": 115, "extrapolated": 227, "none": 441}
+    assert _query(serving, "select count(distinct analyte), count(collected_at) "
+                           "from marts.fct_biomarker_results where study_id = 'bioplex_demo'") == [(27, 0)]
+    [(records, accepted, quarantined, out)] = _query(serving, """select rows_delivered, rows_accepted,
+        rows_quarantined, rows_out_of_scope from audit.deliveries where study_id = 'bioplex_demo' and source = 'bioplex'""")
+    assert (accepted, quarantined) == (783, 0) and records == accepted + out
+    reasons = dict(_query(serving, "select reason, count(*) from audit.out_of_scope where study_id = 'bioplex_demo' "
+                                   "group by 1"))
+    assert sum(n for r, n in reasons.items() if "***" in r) == 270
