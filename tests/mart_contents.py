@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 # When a row was loaded or quarantined, when and by which run the serving copy was published.
-VOLATILE_COLUMNS = frozenset({"loaded_at", "_loaded_at", "quarantined_at", "published_at", "run_id"})
+VOLATILE_COLUMNS = frozenset({"loaded_at", "_loaded_at", "quarantined_at", "published_at", "run_id", "read_at"})
 MART_SCHEMAS = ("marts", "analysis")
 FLOAT_TYPES = ("DOUBLE", "FLOAT", "REAL")
 RTOL, ATOL = 1e-9, 1e-12
