@@ -150,6 +150,8 @@ VALID: dict[str, pd.DataFrame] = {
             "analyte_kind": ["cytokine", "lab", "csf_chemistry", "lab", "cytokine"],
             "collected_at": pd.to_datetime(["2023-01-19 08:00", "2023-01-23 08:00", "2023-01-30 09:00",
                                             "2023-02-02 10:00", None]),
+            # the local date of a calendar study's sample (a date-only reading has it, no instant)
+            "local_date": pd.to_datetime(["2023-01-19", "2023-01-23", "2023-01-30", "2023-02-02", None]),
             "study_day": [-1, 3, 5, None, 7.25], "value": [2.0, 35.0, 6.0, 400.0, 80.0],
             "unit": ["pg/mL", "mg/L", "/uL", "ng/mL", "pg/mL"],
             "censoring": ["below_lloq", "none", "none", "none", "none"],
