@@ -97,11 +97,10 @@ from pydantic import (
     BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator,
 )
 
-from dagster_project.lib.ingest.reader import DeliveryRejected
+from dagster_project.lib.ingest.reader import MISSING_TEXTS, DeliveryRejected  # "" and NA mean missing
 from schemas.contract import SOURCES
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
-MISSING_TEXTS = ("", "NA")  # sources.md: empty string and NA mean missing
 
 class MappingError(ValueError):
     """A mapping file that is invalid or does not fit the export; names the mapping and the key."""
