@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -62,6 +63,7 @@ def run_pipeline(selection: str | None = None) -> int:
         keys = set(dg.AssetSelection.from_string(selection).resolve(definitions.resolve_asset_graph()))
         job = job.get_subset(asset_selection=keys)
     run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    started = datetime.now(timezone.utc).replace(tzinfo=None)  # the ingest's clock (UTC, naive)
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
@@ -74,7 +76,7 @@ def run_pipeline(selection: str | None = None) -> int:
     ]
     serving = settings.serving_file
     try:
-        print_summary(db_path, serving)
+        print_summary(db_path, serving, files_since=started)
     except duckdb.IOException as exc:  # e.g. another process took the warehouse file meanwhile
         print(f"\nno summary: {exc}")
     if failed_steps or failed_checks or not result.success:

@@ -7,6 +7,7 @@ python-calamine, never from the warehouse. Skipped, with the reason printed, wit
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -26,7 +27,8 @@ if not (SDTM.is_dir() and BIOPLEX.is_dir()):
 
 
 @pytest.fixture(scope="module")
-def serving(tmp_path_factory):
+def run(tmp_path_factory):
+    """(serving file, the run's console output)."""
     root = tmp_path_factory.mktemp("sdtm_bioplex")
     landing = root / "landing"
     shutil.copytree(EXAMPLES / "cdisc_msg", landing / "cdisc_msg")
@@ -39,7 +41,12 @@ def serving(tmp_path_factory):
         shutil.copy2(path, landing / "bioplex_demo" / "bioplex" / path.name)
     code, output = run_landing(root)
     assert code == 0, output[-4000:]
-    return root / "serving.duckdb"
+    return root / "serving.duckdb", output
+
+
+@pytest.fixture(scope="module")
+def serving(run):
+    return run[0]
 
 
 def _query(serving, sql):
@@ -84,3 +91,37 @@ def test_bioplex_results_through_the_manifest(serving):
     reasons = dict(_query(serving, "select reason, count(*) from audit.out_of_scope where study_id = 'bioplex_demo' "
                                    "group by 1"))
     assert sum(n for r, n in reasons.items() if "***" in r) == 270
+
+
+def test_figures_of_record_per_foreign_file(run):
+    """Issue 16, item 5: `warehouse run` prints, and audit.deliveries holds, per foreign file its
+    records read, mapped, out of scope by reason and quarantined by rule; counted here from the
+    XPT files themselves."""
+    serving, output = run
+    lb = pd.read_sas(SDTM / "lb.xpt", format="xport", encoding="latin-1")
+    vs = pd.read_sas(SDTM / "vs.xpt", format="xport", encoding="latin-1")
+    for domain in ("lb", "vs", "ae", "mh"):
+        n = len(pd.read_sas(SDTM / f"{domain}.xpt", format="xport", encoding="latin-1"))
+        line = next(l for l in output.splitlines() if l.strip().startswith(f"cdisc_msg/sdtm/{domain}.xpt (sdtm):"))
+        figures = re.findall(r"([\d,]+) (?:rows|records|mapped|out of scope|quarantined)", line)
+        rows, records, mapped, out, quarantined = (int(x.replace(",", "")) for x in figures)
+        assert rows == records == n, line  # one contract record per SDTM record in these domains
+        assert records == mapped + out + quarantined, line
+        if domain == "lb":
+            assert mapped + quarantined == int(lb["LBTESTCD"].isin(["WBC", "PLAT"]).sum()) == 212, line
+        if domain == "vs":
+            assert mapped == int(vs["VSTESTCD"].isin(["TEMP", "SYSBP", "OXYSAT"]).sum()) and quarantined == 0, line
+        if domain in ("ae", "mh"):
+            assert out == n, line
+    [(reasons, rules)] = _query(serving, """select out_of_scope_reasons, quarantine_rules from audit.deliveries
+        where study_id = 'cdisc_msg' and file_name = 'cdisc_msg/sdtm/lb.xpt'""")
+    counts = lb.loc[~lb["LBTESTCD"].isin(["WBC", "PLAT"]), "LBTESTCD"].value_counts()
+    for code, n in counts.items():
+        assert f"LBTESTCD {code} not mapped: {n}" in reasons
+    # the dated-before-consent WBC/PLAT records, under their rule and column
+    assert rules.startswith("before_enrollment (collected_at): ") and "out of scope: LBTESTCD" in output
+    [(vs_reasons,)] = _query(serving, """select out_of_scope_reasons from audit.deliveries
+        where study_id = 'cdisc_msg' and file_name = 'cdisc_msg/sdtm/vs.xpt'""")
+    other = vs.loc[~vs["VSTESTCD"].isin(["TEMP", "SYSBP", "OXYSAT"]), "VSTESTCD"].value_counts()
+    assert vs_reasons == "; ".join(f"VSTESTCD {c} not mapped: {n}" for c, n in
+                                   sorted(other.items(), key=lambda item: (-item[1], f"VSTESTCD {item[0]}")))

@@ -4,6 +4,8 @@ Park 2023 values beside ours only when it holds one)."""
 
 from __future__ import annotations
 
+import textwrap
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -24,7 +26,40 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str
                                       "where table_schema = ? and table_name = ?", [schema, table]).fetchall()}
 
 
-def print_summary(warehouse: Path, serving: Path) -> None:
+# How much of a file's reasons / rules text the summary shows (all of it is in audit.deliveries).
+REASONS_WIDTH = 240
+
+
+def _print_foreign_files(con: duckdb.DuckDBPyConnection, since: datetime | None) -> None:
+    """The figures of record of each foreign file loaded by this run (since `since`; every one when
+    None): its rows, its records = mapped + out of scope + quarantined, the reasons and rules."""
+    if "out_of_scope_reasons" not in _columns(con, "audit", "deliveries"):
+        return
+    rows = con.execute(
+        """select file_name, adapter, data_rows, rows_delivered, rows_accepted, rows_out_of_scope, rows_quarantined,
+                  out_of_scope_reasons, quarantine_rules, status, message
+           from audit.deliveries
+           where adapter is not null and (cast(? as timestamp) is null or loaded_at >= ?)
+           order by study_id, file_name""",
+        [since, since],
+    ).fetchall()
+    if not rows:
+        return
+    print("foreign files (a file row may give several records; records = mapped + out of scope + quarantined):")
+    for name, adapter, data_rows, records, mapped, out, quarantined, reasons, rules, status, message in rows:
+        if status != "loaded":
+            print(f"  {name} ({adapter}): {status}" + (f": {message}" if message and status == "rejected" else ""))
+            continue
+        print(f"  {name} ({adapter}): {data_rows:,} rows, {records:,} records = {mapped:,} mapped "
+              f"+ {out:,} out of scope + {quarantined:,} quarantined")
+        for label, text in (("out of scope", reasons), ("quarantined", rules)):
+            if text:
+                print(textwrap.fill(textwrap.shorten(f"{label}: {text}", REASONS_WIDTH,
+                                                     placeholder=" ... (all in audit.deliveries)"),
+                                    width=100, initial_indent="      ", subsequent_indent="        "))
+
+
+def print_summary(warehouse: Path, serving: Path, files_since: datetime | None = None) -> None:
     source = serving if serving.exists() else warehouse
     if not source.exists():
         print("no warehouse file yet")
@@ -32,18 +67,19 @@ def print_summary(warehouse: Path, serving: Path) -> None:
     with duckdb.connect(str(source), read_only=True) as con:
         print(f"\n== summary (from {source.name}) ==")
         if _table_exists(con, "audit", "deliveries"):
+            out_of_scope = "rows_out_of_scope" if "rows_out_of_scope" in _columns(con, "audit", "deliveries") else "0"
             rows = con.execute(
-                """select status, count(*), sum(rows_delivered), sum(rows_accepted), sum(rows_quarantined),
-                          sum(rows_superseded)
+                f"""select status, count(*), sum(rows_delivered), sum(rows_accepted), sum(rows_quarantined),
+                          sum(rows_superseded), sum({out_of_scope})
                    from audit.deliveries group by all order by 1"""
             ).fetchall()
             print("deliveries: " + ", ".join(f"{s} {n}" for s, n, *_ in rows))
             loaded = [r for r in rows if r[0] != "duplicate"]
             print(
-                "rows: delivered {}, accepted {}, quarantined {}, superseded by corrections {}".format(
-                    *(sum(int(r[i] or 0) for r in loaded) for i in (2, 3, 4, 5))
-                )
+                "rows: delivered {}, accepted {}, quarantined {}, superseded by corrections {}, "
+                "out of scope {}".format(*(sum(int(r[i] or 0) for r in loaded) for i in (2, 3, 4, 5, 6)))
             )
+            _print_foreign_files(con, files_since)
         studies = []
         if _table_exists(con, "marts", "agg_consort") and "study_id" in _columns(con, "marts", "agg_consort"):
             studies = [s for (s,) in con.execute("select distinct study_id from marts.agg_consort order by 1").fetchall()]

@@ -17,6 +17,45 @@ superseded as (
     group by all
 ),
 
+{#- The figures of record of a file (issue 16): its out-of-scope records by reason and its
+    quarantined rows by rule, as one readable text each ("reason: n; reason: n", the largest
+    first), so that audit.deliveries alone says what became of every record. -#}
+out_of_scope_reasons as (
+    select
+        study_id,
+        delivery_sha256,
+        file_name,
+        {{ dbt.listagg("reason || ': ' || n", "'; '", "order by n desc, reason") }} as out_of_scope_reasons
+    from (
+        select study_id, delivery_sha256, file_name, reason, count(*) as n
+        from {{ ref('audit_out_of_scope') }}
+        group by all
+    ) as by_reason
+    group by all
+),
+
+{#- A row breaking several rules counts once in rows_quarantined and once under each rule (and
+    column) here. -#}
+quarantine_rules as (
+    select
+        study_id,
+        delivery_sha256,
+        file_name,
+        {{ dbt.listagg("rule || ': ' || n", "'; '", "order by n desc, rule") }} as quarantine_rules
+    from (
+        select study_id, delivery_sha256, file_name, rule, count(*) as n
+        from (
+            -- the rule with the column it was checked on: `isin(['IV', 'SC', 'PO']) (route)`
+            select distinct
+                study_id, delivery_sha256, file_name, source, row_number,
+                rule || coalesce(' (' || column_name || ')', '') as rule
+            from {{ ref('audit_quarantine') }}
+        ) as quarantined_rows
+        group by all
+    ) as by_rule
+    group by all
+),
+
 contract_files as (
     select
         study_id,
@@ -93,10 +132,16 @@ final as (
         cast(f.rows_out_of_scope as bigint) as rows_out_of_scope,
         cast(f.data_rows as bigint) as data_rows,
         f.feeds,
-        f.adapter
+        f.adapter,
+        o.out_of_scope_reasons,
+        q.quarantine_rules
     from files as f
     left join superseded as s
         on s.study_id = f.study_id and s.delivery_sha256 = f.delivery_sha256 and s.file_name = f.file_name
+    left join out_of_scope_reasons as o
+        on o.study_id = f.study_id and o.delivery_sha256 = f.delivery_sha256 and o.file_name = f.file_name
+    left join quarantine_rules as q
+        on q.study_id = f.study_id and q.delivery_sha256 = f.delivery_sha256 and q.file_name = f.file_name
 )
 
 select * from final
