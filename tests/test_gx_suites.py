@@ -280,7 +280,13 @@ def test_harmonized_units_come_from_the_unit_seed_and_say_what_marts_md_says():
 @pytest.mark.parametrize("table", list(S.SUITES))
 def test_suite_has_the_contract_kinds(table):
     kinds = S.kinds(S.SUITES[table](COHORT))
-    assert {"columns", "not_null", "unique", "category", "range", "row_count"} <= kinds, kinds
+    # analysis.cytokine_curves has no size rule: its rows follow the days sampled, and a study
+    # without cytokine measurements (the CDISC SDTM package) has none
+    expected = {"columns", "not_null", "unique", "category", "range", "row_count"}
+    if table == "analysis.cytokine_curves":
+        expected.discard("row_count")
+        assert "row_count" not in kinds
+    assert expected <= kinds, kinds
 
 
 def _first(expectations, kind):
@@ -334,7 +340,7 @@ def test_suite_passes_on_valid_table_and_fails_on_each_kind_of_break(table):
         assert not result.success, f"{table}: breaking {kind} went unnoticed"
         assert kind in {o.kind for o in result.failed}, f"{table} {kind}:\n{result.failures_markdown()}"
         broken_kinds.append(kind)
-    assert broken_kinds == list(KINDS)
+    assert broken_kinds == [k for k in KINDS if not (k == "row_count" and table == "analysis.cytokine_curves")]
 
 
 def _subject_membership(table) -> bool:

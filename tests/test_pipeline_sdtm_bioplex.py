@@ -125,3 +125,47 @@ def test_figures_of_record_per_foreign_file(run):
     other = vs.loc[~vs["VSTESTCD"].isin(["TEMP", "SYSBP", "OXYSAT"]), "VSTESTCD"].value_counts()
     assert vs_reasons == "; ".join(f"VSTESTCD {c} not mapped: {n}" for c, n in
                                    sorted(other.items(), key=lambda item: (-item[1], f"VSTESTCD {item[0]}")))
+
+
+@pytest.fixture(scope="module")
+def json_serving(tmp_path_factory):
+    """The same study from the Dataset-JSON files of the CDISC package instead of the XPT ones."""
+    root = tmp_path_factory.mktemp("sdtm_json")
+    landing = root / "landing"
+    shutil.copytree(EXAMPLES / "cdisc_msg", landing / "cdisc_msg")
+    (landing / "cdisc_msg" / "sdtm").mkdir()
+    for path in SDTM.glob("*.json"):
+        shutil.copy2(path, landing / "cdisc_msg" / "sdtm" / path.name)
+    code, output = run_landing(root)
+    assert code == 0, output[-4000:]
+    return root / "serving.duckdb"
+
+
+# What differs between two deliveries of the same records: the files' bytes, names and times.
+DELIVERY_COLUMNS = ("delivery_sha256", "file_name", "received_at", "loaded_at", "size_bytes", "message",
+                    "quarantined_at", "read_at", "last_delivery_at", "published_at")
+
+
+def test_json_and_xpt_packages_give_the_same_warehouse(serving, json_serving):
+    """Issue 16, item 4, through the whole pipeline: every marts and audit table of the study is
+    the same from the .json files as from the .xpt files (but for the delivery's bytes and name)."""
+    tables = _query(serving, """select table_schema, table_name from information_schema.tables
+        where table_schema in ('marts', 'audit') order by 1, 2""")
+    compared = 0
+    for schema, table in tables:
+        columns = [c for (c,) in _query(serving, f"""select column_name from information_schema.columns
+            where table_schema = '{schema}' and table_name = '{table}' order by ordinal_position""")]
+        if "study_id" not in columns:
+            continue
+        # a locator names its file (`cdisc_msg/sdtm/cm.xpt, CM record 1 (CMSEQ 1)`): compared without the extension
+        kept = ", ".join(r"regexp_replace(locator, '\.(xpt|json),', ',')" if c == "locator" else f'"{c}"'
+                         for c in columns if c not in DELIVERY_COLUMNS)
+        sql = f"select {kept} from {schema}.{table} where study_id = 'cdisc_msg' order by all"
+        assert _query(serving, sql) == _query(json_serving, sql), f"{schema}.{table}"
+        compared += 1
+    assert compared >= 15
+    # the files themselves: one per domain, the same figures
+    figures = """select regexp_extract(file_name, '/(\\w+)\\.\\w+$', 1), data_rows, rows_delivered, rows_accepted,
+                        rows_out_of_scope, rows_quarantined from audit.deliveries where study_id = 'cdisc_msg' order by 1"""
+    assert _query(serving, figures) == _query(json_serving, figures)
+    assert len(_query(json_serving, figures)) == len(list(SDTM.glob("*.json")))
