@@ -4,6 +4,8 @@
     warehouse run [--select SELECTION]   materialize the asset graph once, in-process; print a summary
     warehouse dev                        the Dagster UI on 127.0.0.1:3000, on the same instance as `run`
     warehouse clean [--landing]          remove what the warehouse wrote (and the landing folder)
+    warehouse explain TABLE --where COL=VALUE [...] [--column COL] [--json]
+                                         the delivered rows behind published values (exit 2: cannot answer)
 
 Every path and setting comes from `Settings.from_env()` (README, "Configuration").
 """
@@ -84,6 +86,23 @@ def _clean(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _explain(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 2 with one message when the request cannot be answered (lib/lineage/explain.py)."""
+    import json
+
+    from dagster_project.lib.lineage.explain import ExplainError, explain, parse_where
+    from dagster_project.lib.lineage.render import render_text
+
+    try:
+        document = explain(settings.serving_file, settings.warehouse_file, args.table,
+                           parse_where(args.where), args.column)
+    except ExplainError as exc:
+        print(f"warehouse explain: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(document, indent=2) if args.json else render_text(document))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="warehouse", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,6 +128,14 @@ def main(argv: list[str] | None = None) -> int:
     clean = sub.add_parser("clean", help="remove the warehouse files, figures, reports, docs and run history")
     clean.add_argument("--landing", action="store_true", help="also remove the landing folder and its truth file")
     clean.set_defaults(func=_clean)
+
+    explain = sub.add_parser("explain", help="the delivered rows behind published values (README, \"Explain a number\")")
+    explain.add_argument("table", help="schema.table of the serving file, e.g. marts.fct_subject_endpoints")
+    explain.add_argument("--where", action="append", default=[], metavar="COL=VALUE",
+                         help="keep the rows whose COL, as text, equals VALUE (repeatable; all must hold)")
+    explain.add_argument("--column", default=None, help="explain only this column's value")
+    explain.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    explain.set_defaults(func=_explain)
 
     args = parser.parse_args(argv)
     try:

@@ -59,6 +59,13 @@ class Source:
         days = [self.day_columns[c] for c in self.natural_key if self.day_columns.get(c)]
         return (*self.natural_key, *days)
 
+    @property
+    def raw_key(self) -> list[str]:
+        """The natural key of the raw table, as dbt picks the current version of a row (the var
+        natural_keys) and `warehouse explain` finds a row's superseded versions: the study, the
+        key columns, an SDTM record's --SEQ (`_seq`, null for every other delivery)."""
+        return ["_study_id", *self.key_columns, "_seq"]
+
     def schema_for(self, time_mode: str = "calendar", diseases: tuple[str, ...] = (),
                    products: tuple[str, ...] = (), analytes: tuple[str, ...] = (),
                    day_precision: bool = False) -> pa.DataFrameSchema:

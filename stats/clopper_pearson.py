@@ -74,7 +74,7 @@ def clopper_pearson_arrays(x, n, alpha: float = 0.05) -> tuple[np.ndarray, np.nd
 RATE_COLUMNS = ["group_by", "group_value", "n_subjects", "n_total", "pct", "ci_low_pct", "ci_high_pct"]
 
 
-def rates_by_group(subjects, groupings, measures):
+def rates_by_group(subjects, groupings, measures, ids=None):
     """A rate table: for each measure x grouping x group value, n / N with its exact 95% CI.
 
     `subjects` is a DataFrame with one row per subject (the denominator); `groupings` are
@@ -82,6 +82,8 @@ def rates_by_group(subjects, groupings, measures):
     `measures` are `(labels, selects)` pairs: `labels` a dict of the measure's own columns (e.g.
     {"toxicity": "CRS", "grade_category": "any"}), `selects(frame)` a boolean Series of the
     subjects counted. Percentages are 0..100; a group of 0 subjects has null pct and CI.
+    With `ids` (a column of `subjects`), each row also lists the ids of the subjects it counted,
+    sorted (`counted_subject_ids`: the row's lineage, issue 17), from the same selection as n.
     """
     import pandas as pd
 
@@ -91,8 +93,10 @@ def rates_by_group(subjects, groupings, measures):
             groups = [("all", subjects)] if group_by == "overall" else subjects.groupby(group_by, dropna=False, sort=True)
             for group_value, frame in groups:
                 n_total = len(frame)
-                n = int(selects(frame).sum())
+                selected = selects(frame)
+                n = int(selected.sum())
                 low, high = clopper_pearson(n, n_total)
+                counted = {"counted_subject_ids": sorted(str(i) for i in frame.loc[selected.to_numpy(), ids])} if ids else {}
                 rows.append({
                     **labels,
                     "group_by": group_by,
@@ -102,9 +106,10 @@ def rates_by_group(subjects, groupings, measures):
                     "pct": 100.0 * n / n_total if n_total else None,
                     "ci_low_pct": None if math.isnan(low) else 100.0 * low,
                     "ci_high_pct": None if math.isnan(high) else 100.0 * high,
+                    **counted,
                 })
     label_columns = list(measures[0][0]) if measures else []
-    out = pd.DataFrame(rows, columns=[*label_columns, *RATE_COLUMNS])
+    out = pd.DataFrame(rows, columns=[*label_columns, *RATE_COLUMNS, *(["counted_subject_ids"] if ids else [])])
     out = out.astype({"n_subjects": "int64", "n_total": "int64", "pct": "float64", "ci_low_pct": "float64", "ci_high_pct": "float64"})
     return out
 

@@ -82,7 +82,7 @@ def _accepted_values() -> list[tuple[str, str, list]]:
 
 def _vocabularies() -> dict[str, tuple]:
     from dagster_project.lib.ingest.studies import ADAPTER_FORMATS
-    from schemas import clinical, serum, vocabulary
+    from schemas import clinical, lineage, serum, vocabulary
     from schemas.contract import SOURCES
 
     seed_units = {row["to_unit"] for row in csv.DictReader((DBT_DIR / "seeds" / "unit_conversions.csv").open())}
@@ -106,6 +106,8 @@ def _vocabularies() -> dict[str, tuple]:
         "derived_grade": derived_grades,
         # ASTCT: hypotension and hypoxia alone start at grade 2 (derivations.md)
         "hypotension_grade": (0, *range(2, vocabulary.MAX_GRADE)),
+        # audit.lineage: the tables schemas/lineage.py keys
+        "target_table": tuple(lineage.LINEAGE_KEYS),
     }
 
 

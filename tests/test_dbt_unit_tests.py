@@ -145,8 +145,16 @@ def test_toxicity_rates_are_per_study_and_criteria():
         _Dbt(int_toxicity_max_grades=grades, dim_subjects=subjects), session=None)
 
     assert list(table.columns) == ["study_id", "toxicity", "criteria", "group_by", "group_value", "grade_category",
-                                   "n_subjects", "n_total", "pct", "ci_low_pct", "ci_high_pct"]
+                                   "n_subjects", "n_total", "pct", "ci_low_pct", "ci_high_pct", "counted_subject_ids"]
     overall = table[table["group_by"] == "overall"]
+    # each cell lists the subjects it counts (its lineage): hand-picked from the grades above
+    counted = {(r.study_id, r.toxicity, r.criteria, r.grade_category): list(r.counted_subject_ids)
+               for r in overall.itertuples()}
+    assert counted[("a", "CRS", "ASTCT2019", "any")] == ["s1", "s3"]
+    assert counted[("a", "CRS", "ASTCT2019", "severe")] == ["s3"]
+    assert counted[("b", "CRS", "Lee2014", "grade_0")] == ["s2", "s3"]
+    assert counted[("b", "IEC-HS", "ASTCT2019", "any")] == ["s1"]
+    assert all(len(ids) == n for ids, n in zip(table["counted_subject_ids"], table["n_subjects"]))
     assert _rate(overall, study_id="a", toxicity="CRS", criteria="ASTCT2019", grade_category="any") == (2, 3)
     assert _rate(overall, study_id="a", toxicity="CRS", criteria="ASTCT2019", grade_category="severe") == (1, 3)
     assert _rate(overall, study_id="b", toxicity="CRS", criteria="ASTCT2019", grade_category="any") == (1, 3)

@@ -59,7 +59,10 @@ final as (
         c.factor as unit_factor,
         p.plate_id,
         p.assay,
-        p._delivery_sha256 as delivery_sha256
+        p._delivery_sha256 as delivery_sha256,
+        -- the delivered row (issue 17, lineage): file under the landing folder and its row
+        p._file_name as file_name,
+        p._row_number as row_number
     from parsed as p
     left join conversions as c on c.from_unit = p.unit
 )

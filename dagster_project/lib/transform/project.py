@@ -17,6 +17,7 @@ from dagster_dbt import DbtProject
 
 from dagster_project.settings import DBT_PROJECT_DIR
 from schemas.contract import SOURCES
+from schemas import lineage
 
 
 def dbt_vars() -> dict:
@@ -24,8 +25,10 @@ def dbt_vars() -> dict:
     dbt_project.yml: the natural key of every source, which staging uses to pick the current
     version of each key and the audit to list superseded rows. A key is per study (`_study_id`
     first) and holds the study day of a dated key column (Source.key_columns) and an SDTM
-    record's --SEQ (`_seq`, null for every other delivery)."""
-    return {"natural_keys": {name: ["_study_id", *source.key_columns, "_seq"] for name, source in SOURCES.items()}}
+    record's --SEQ (`_seq`, null for every other delivery). And the lineage key of every table
+    audit.lineage links (schemas/lineage.py)."""
+    return {"natural_keys": {name: source.raw_key for name, source in SOURCES.items()},
+            **lineage.dbt_vars()}
 
 
 def dbt_cli_vars(**extra) -> list[str]:

@@ -42,6 +42,8 @@ with
         result_as_delivered,
         unit_as_delivered,
         delivery_sha256,
+        file_name,
+        row_number,
         cast(null as varchar) as record_seq
     from {{ ref(model) }}
 ),
@@ -65,25 +67,27 @@ serum_labs as (
         cast(value_as_delivered as varchar) as result_as_delivered,
         unit_as_delivered,
         delivery_sha256,
+        file_name,
+        row_number,
         record_seq
     from {{ ref('stg_serum__labs') }}
 ),
 
 csf_sample_values as (
     -- unpivot; a measurement left empty in the delivery is no row (marts.md)
-    select study_id, sample_id, subject_id, collected_at, local_date, study_day, delivery_sha256,
+    select study_id, sample_id, subject_id, collected_at, local_date, study_day, delivery_sha256, file_name, row_number,
            'WBC' as analyte, '/uL' as unit_as_delivered, wbc_per_ul as value_as_delivered
     from {{ ref('stg_csf__samples') }} where wbc_per_ul is not null
     union all
-    select study_id, sample_id, subject_id, collected_at, local_date, study_day, delivery_sha256,
+    select study_id, sample_id, subject_id, collected_at, local_date, study_day, delivery_sha256, file_name, row_number,
            'RBC', '/uL', rbc_per_ul
     from {{ ref('stg_csf__samples') }} where rbc_per_ul is not null
     union all
-    select study_id, sample_id, subject_id, collected_at, local_date, study_day, delivery_sha256,
+    select study_id, sample_id, subject_id, collected_at, local_date, study_day, delivery_sha256, file_name, row_number,
            'PROTEIN', 'mg/dL', protein_mg_dl
     from {{ ref('stg_csf__samples') }} where protein_mg_dl is not null
     union all
-    select study_id, sample_id, subject_id, collected_at, local_date, study_day, delivery_sha256,
+    select study_id, sample_id, subject_id, collected_at, local_date, study_day, delivery_sha256, file_name, row_number,
            'GLUCOSE', 'mg/dL', glucose_mg_dl
     from {{ ref('stg_csf__samples') }} where glucose_mg_dl is not null
 ),
@@ -113,6 +117,8 @@ csf_samples as (
         cast(v.value_as_delivered as varchar) as result_as_delivered,
         v.unit_as_delivered,
         v.delivery_sha256,
+        v.file_name,
+        v.row_number,
         cast(null as varchar) as record_seq
     from csf_sample_values as v
     left join conversions as c on c.analyte = v.analyte and c.from_unit = v.unit_as_delivered
@@ -163,7 +169,11 @@ final as (
         '{{ rule }}' as substitution_rule,
         result_as_delivered,
         unit_as_delivered,
-        delivery_sha256
+        delivery_sha256,
+        -- the delivered row it was read from (issue 17: a row-grain mart carries its lineage)
+        file_name,
+        row_number,
+        record_seq
     from measurements
 )
 

@@ -69,7 +69,11 @@ signs as (
         d.o2_device_rank,
         v.o2_flow_l_min,
         -- CRS table, grade 1 "fever": temperature >= 38.0 C
-        coalesce(v.temperature_c >= 38.0, false) as is_fever
+        coalesce(v.temperature_c >= 38.0, false) as is_fever,
+        -- the delivered vitals row (issue 17: a day's grade names the readings that gave it)
+        v.delivery_sha256,
+        v.file_name,
+        v.row_number
     from agents as v
     left join o2_devices as d on d.o2_device = v.o2_device
 ),
@@ -209,7 +213,10 @@ final as (
             when r.time_key >= e.fever_masked_from_time then r.sign_grade
             -- no fever and not masked: no CRS
             else 0
-        end as crs_grade
+        end as crs_grade,
+        r.delivery_sha256,
+        r.file_name,
+        r.row_number
     from readings_in_stretches as r
     left join masked_episodes as e
         on e.study_id = r.study_id and e.subject_id = r.subject_id and e.stretch = r.stretch

@@ -38,7 +38,10 @@ dosed as (
         end as dose_mg,
         m.dose_unit = 'mg/kg' and s.weight_kg is null as is_missing_weight,
         e.drug is not null as is_corticosteroid,
-        e.dex_equivalent_factor
+        e.dex_equivalent_factor,
+        m.delivery_sha256,
+        m.file_name,
+        m.row_number
     from medications as m
     left join subjects as s on s.study_id = m.study_id and s.subject_id = m.subject_id
     left join steroid_equivalents as e on e.drug = m.drug
@@ -65,7 +68,11 @@ final as (
         dose_mg * dex_equivalent_factor as dex_equiv_mg,
         -- derivations.md, CRS grade (masked fever): tocilizumab, siltuximab or a corticosteroid
         -- given after a CRS episode began masks its fever
-        drug in ('tocilizumab', 'siltuximab') or is_corticosteroid as masks_crs_fever
+        drug in ('tocilizumab', 'siltuximab') or is_corticosteroid as masks_crs_fever,
+        -- the delivered medications row (issue 17, lineage)
+        delivery_sha256,
+        file_name,
+        row_number
     from dosed
 )
 

@@ -40,18 +40,40 @@ summaries as (
     select * from {{ ref('stg_clinical__toxicity_summaries') }}
 ),
 
-adjudicated as (
-    select * from {{ ref('int_toxicity_adjudicated_daily') }}
+-- the adjudicated assessments, one row each (a relative study may give two on one whole day:
+-- the day's grade is the worst, as in int_toxicity_adjudicated_daily), with the delivered row
+assessments as (
+    select
+        study_id,
+        subject_id,
+        criteria,
+        {{ whole_day('study_day') }} as study_day,
+        crs_grade,
+        icans_grade,
+        {{ delivered_row('toxicity_assessments') }} as delivered_row
+    from {{ ref('stg_clinical__toxicity_assessments') }}
+    where study_day is not null
 ),
 
 daily_days as (
-    select study_id, subject_id, 'CRS' as toxicity, criteria, study_day, crs_grade as grade
-    from adjudicated
+    select study_id, subject_id, 'CRS' as toxicity, criteria, study_day, crs_grade as grade, delivered_row
+    from assessments
     where crs_grade is not null
     union all
-    select study_id, subject_id, 'ICANS' as toxicity, criteria, study_day, icans_grade as grade
-    from adjudicated
+    select study_id, subject_id, 'ICANS' as toxicity, criteria, study_day, icans_grade as grade, delivered_row
+    from assessments
     where icans_grade is not null
+),
+
+-- the max grade inside the window beside each row, so that the rows holding it are known
+windowed as (
+    select
+        *,
+        study_day between {{ tox_first }} and {{ tox_last }} as in_window,
+        coalesce(max(case when grade >= 1 and study_day between {{ tox_first }} and {{ tox_last }} then grade end) over (
+            partition by study_id, subject_id, toxicity, criteria
+        ), 0) as window_max
+    from daily_days
 ),
 
 -- the graded toxicities (schemas.vocabulary.TOXICITIES) by every criteria the study reports,
@@ -77,10 +99,14 @@ daily as (
         subject_id,
         toxicity,
         criteria,
-        coalesce(max(grade) filter (where grade >= 1 and study_day between {{ tox_first }} and {{ tox_last }}), 0) as max_grade,
-        min(study_day) filter (where grade >= 1 and study_day between {{ tox_first }} and {{ tox_last }}) as onset_day,
-        count(*) filter (where grade >= 1 and study_day between {{ tox_first }} and {{ tox_last }}) as duration_days
-    from daily_days
+        max(window_max) as max_grade,
+        min(study_day) filter (where grade >= 1 and in_window) as onset_day,
+        count(distinct study_day) filter (where grade >= 1 and in_window) as duration_days,
+        -- issue 17, "why this value": the window's assessments that hold the max grade (with max
+        -- grade 0, every assessment of the window: each says 0)
+        list(delivered_row order by study_day, delivered_row.file_name, delivered_row.row_number)
+            filter (where in_window and grade = window_max) as deciding_rows
+    from windowed
     group by study_id, subject_id, toxicity, criteria
 ),
 
@@ -97,7 +123,8 @@ summary as (
         case
             when not present then 0
             else {{ whole_day('resolved_day') }} - {{ whole_day('onset_day') }}
-        end as duration_days
+        end as duration_days,
+        [{{ delivered_row('toxicity_summaries', study_day='onset_day') }}] as deciding_rows
     from summaries
 ),
 
@@ -145,7 +172,14 @@ final as (
         end as is_graded,
         d.max_grade as daily_max_grade,
         m.delivered_max_grade as summary_max_grade,
-        m.present as summary_present
+        m.present as summary_present,
+        -- the delivered rows that decided max_grade (issue 17; audit.lineage): the daily
+        -- assessments holding it, or the summary row; none when nothing was recorded (0 by rule)
+        case
+            when d.subject_id is not null then coalesce(d.deciding_rows, [])
+            when m.subject_id is not null then m.deciding_rows
+            else []
+        end as deciding_rows
     from grid as g
     left join daily as d
         on d.study_id = g.study_id and d.subject_id = g.subject_id

@@ -14,7 +14,8 @@ as usual) has the category `any` only. Interval: exact Clopper-Pearson 95% (deri
 "Proportions"), the project's one implementation in stats.clopper_pearson. A row for every
 category of every group value that occurs among the study's infused subjects, n_subjects 0 where
 none. The toxicities, groupings and grade categories (with their meaning) are marts.md's, from
-schemas.vocabulary (dependency-free).
+schemas.vocabulary (dependency-free). counted_subject_ids: the subjects of n_subjects, sorted (the
+cell's lineage, issue 17: audit.lineage links each to its max grade's deciding rows).
 """
 
 from schemas.vocabulary import (
@@ -23,8 +24,8 @@ from schemas.vocabulary import (
 from stats.clopper_pearson import rates_by_group, stacked
 
 COLUMNS = ["study_id", "toxicity", "criteria", "group_by", "group_value", "grade_category", "n_subjects",
-           "n_total", "pct", "ci_low_pct", "ci_high_pct"]
-TYPES = {"n_subjects": "int64", "n_total": "int64", "pct": "float64", "ci_low_pct": "float64",
+           "n_total", "pct", "ci_low_pct", "ci_high_pct", "counted_subject_ids"]
+TYPES = {"n_subjects": "int64", "n_total": "int64", "pct": "float64", "ci_low_pct": "float64", "counted_subject_ids": "object",
          "ci_high_pct": "float64"}
 
 
@@ -59,7 +60,7 @@ def rates(grades, subjects):
         categories = GRADE_CATEGORIES if _graded(toxicity, part) else ("any",)
         measures = [({"toxicity": toxicity, "criteria": criteria, "grade_category": c}, _selects(c))
                     for c in categories]
-        table = rates_by_group(part, RATE_GROUP_BYS, measures)
+        table = rates_by_group(part, RATE_GROUP_BYS, measures, ids="subject_id")
         table.insert(0, "study_id", study)
         table["_toxicity_order"] = order.get(toxicity, len(order))
         table["_criteria_rank"] = int(part["criteria_rank"].min())

@@ -62,7 +62,11 @@ final as (
         m.result_as_delivered,
         m.unit_as_delivered,
         m.source,
-        m.delivery_sha256
+        m.delivery_sha256,
+        -- the delivered row (issue 17): file under the landing folder, its data row, an SDTM --SEQ
+        m.file_name,
+        m.row_number,
+        m.record_seq
     from measurements as m
     left join baselines as b
         on b.study_id = m.study_id and b.subject_id = m.subject_id

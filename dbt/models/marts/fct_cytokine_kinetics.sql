@@ -59,6 +59,12 @@ peak_candidates as (
         analyte,
         analysis_value,
         whole_study_day,
+        measurement_id,
+        source,
+        delivery_sha256,
+        file_name,
+        row_number,
+        record_seq,
         row_number() over (
             partition by study_id, subject_id, specimen, analyte
             order by analysis_value desc, collected_at nulls last, study_day, measurement_id
@@ -68,7 +74,14 @@ peak_candidates as (
 ),
 
 peaks as (
-    select study_id, subject_id, specimen, analyte, analysis_value as peak_value, whole_study_day as peak_day
+    select
+        study_id, subject_id, specimen, analyte, analysis_value as peak_value, whole_study_day as peak_day,
+        measurement_id as peak_measurement_id,
+        source as peak_source,
+        delivery_sha256 as peak_delivery_sha256,
+        file_name as peak_file_name,
+        row_number as peak_row_number,
+        record_seq as peak_record_seq
     from peak_candidates
     where peak_rank = 1
 ),
@@ -123,7 +136,15 @@ final as (
         a.n_censored,
         a.n_extrapolated,
         a.n_samples_d0_d28,
-        a.substitution_rule
+        a.substitution_rule,
+        -- the sample that is the peak (issue 17: a row-grain mart carries its deciding row):
+        -- its fct_biomarker_results row and the delivered row it was read from
+        p.peak_measurement_id,
+        p.peak_source,
+        p.peak_delivery_sha256,
+        p.peak_file_name,
+        p.peak_row_number,
+        p.peak_record_seq
     from per_analyte as a
     left join peaks as p using (study_id, subject_id, specimen, analyte)
     left join auc as u using (study_id, subject_id, specimen, analyte)

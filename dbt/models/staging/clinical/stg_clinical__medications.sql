@@ -16,7 +16,10 @@ final as (
         dose_unit,
         route,
         indication,
-        _delivery_sha256 as delivery_sha256
+        _delivery_sha256 as delivery_sha256,
+        -- the delivered row (issue 17, lineage): file under the landing folder and its row
+        _file_name as file_name,
+        _row_number as row_number
     from source
 )
 

@@ -18,7 +18,10 @@ final as (
         {{ study_day_of('progressed_on', delivered_day_expr='progressed_day') }} as progressed_day,
         {{ study_day_of('died_on', delivered_day_expr='died_day') }} as died_day,
         {{ study_day_of('last_known_alive_on', delivered_day_expr='last_known_alive_day') }} as last_known_alive_day,
-        _delivery_sha256 as delivery_sha256
+        _delivery_sha256 as delivery_sha256,
+        -- the delivered row (issue 17, lineage): file under the landing folder and its row
+        _file_name as file_name,
+        _row_number as row_number
     from source
 )
 

@@ -15,7 +15,10 @@ final as (
         {{ utc_from_delivered('collected_at') }} as collected_at,
         {{ local_date_from_delivered('collected_at') }} as local_date,
         {{ study_day_of(local_date_from_delivered('collected_at')) }} as study_day,
-        _delivery_sha256 as delivery_sha256
+        _delivery_sha256 as delivery_sha256,
+        -- the delivered row (issue 17, lineage): file under the landing folder and its row
+        _file_name as file_name,
+        _row_number as row_number
     from source
 )
 

@@ -21,7 +21,10 @@ final as (
         infused_on,
         infused_on is not null or coalesce({{ is_true_text('infused') }}, false) as is_infused,
         not_infused_reason,
-        _delivery_sha256 as delivery_sha256
+        _delivery_sha256 as delivery_sha256,
+        -- the delivered row (issue 17, lineage): file under the landing folder and its row
+        _file_name as file_name,
+        _row_number as row_number
     from source
 )
 

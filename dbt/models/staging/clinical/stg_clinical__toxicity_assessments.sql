@@ -13,7 +13,10 @@ final as (
         cast(crs_grade as integer) as crs_grade,
         cast(icans_grade as integer) as icans_grade,
         criteria,
-        _delivery_sha256 as delivery_sha256
+        _delivery_sha256 as delivery_sha256,
+        -- the delivered row (issue 17, lineage): file under the landing folder and its row
+        _file_name as file_name,
+        _row_number as row_number
     from source
 )
 

@@ -17,7 +17,10 @@ final as (
         cast(max_grade as integer) as max_grade,
         onset_day,
         resolved_day,
-        _delivery_sha256 as delivery_sha256
+        _delivery_sha256 as delivery_sha256,
+        -- the delivered row (issue 17, lineage): file under the landing folder and its row
+        _file_name as file_name,
+        _row_number as row_number
     from source
 )
 

@@ -18,7 +18,10 @@ final as (
         o2_device,
         o2_flow_l_min,
         spo2_pct,
-        _delivery_sha256 as delivery_sha256
+        _delivery_sha256 as delivery_sha256,
+        -- the delivered row (issue 17, lineage): file under the landing folder and its row
+        _file_name as file_name,
+        _row_number as row_number
     from source
 )
 

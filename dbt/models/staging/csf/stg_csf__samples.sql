@@ -19,7 +19,10 @@ final as (
         rbc_per_ul,
         protein_mg_dl,
         glucose_mg_dl,
-        _delivery_sha256 as delivery_sha256
+        _delivery_sha256 as delivery_sha256,
+        -- the delivered row (issue 17, lineage): file under the landing folder and its row
+        _file_name as file_name,
+        _row_number as row_number
     from source
 )
 

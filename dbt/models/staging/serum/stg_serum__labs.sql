@@ -29,7 +29,10 @@ final as (
         c.factor as unit_factor,
         -- an SDTM record's LBSEQ: two readings of one test at one time stay two measurements
         l._seq as record_seq,
-        l._delivery_sha256 as delivery_sha256
+        l._delivery_sha256 as delivery_sha256,
+        -- the delivered row (issue 17, lineage): file under the landing folder and its row
+        l._file_name as file_name,
+        l._row_number as row_number
     from source as l
     left join conversions as c on c.analyte = l.test and c.from_unit = l.unit
 )

@@ -1,0 +1,2 @@
+"""Row-level lineage for readers: `warehouse explain` (explain.py builds the document, render.py
+prints it)."""

@@ -1,0 +1,221 @@
+{#- Row-level lineage (issue 17; schemas/lineage.py): one row per edge from a value of a row
+    (target_table, target_key, target_column) to what decided it - another lineage target
+    (upstream_table, upstream_key, upstream_column) or a delivered row (upstream_table
+    `raw.<source>`, delivery_sha256, file_name, row_number, record_seq, study_day). The deciding
+    rows are chosen by the models that compute the values (int_toxicity_max_grades.deciding_rows,
+    int_crs_grade_daily.deciding_rows, agg_toxicity_rates.counted_subject_ids,
+    fct_cytokine_kinetics.peak_*); this model only unnests and names them. `warehouse explain`
+    follows the edges down to the delivered rows.
+
+    Edges:
+      - int_toxicity_max_grades (subject x toxicity x criteria) max_grade -> the adjudicated
+        assessments of the window holding the max grade, or the summary row; none when nothing
+        was recorded (0 by rule);
+      - marts.fct_subject_endpoints crs_max_grade / icans_max_grade -> the subject's
+        int_toxicity_max_grades row of the study's primary criteria (toxicity_criteria);
+      - marts.fct_subject_endpoints crs_max_grade_derived -> the vitals rows of the readings
+        that hold the maximum, on the days of the toxicity window whose derived grade is it;
+      - marts.fct_subject_endpoints steroid_dex_equiv_mg_total -> the corticosteroid doses of
+        the window's days (int_medications_daily.steroid_rows);
+      - marts.agg_toxicity_rates n_subjects -> each counted subject's int_toxicity_max_grades row;
+      - marts.fct_cytokine_kinetics peak_value -> the peak sample's delivered row.
+    Proportional to the data: a subject's rows decide its values, a cell points to its subjects. -#}
+{%- set tox_first = var('toxicity_window_first_day') -%}
+{%- set tox_last = var('toxicity_window_last_day') -%}
+with
+
+max_grades as (
+    select * from {{ ref('int_toxicity_max_grades') }}
+),
+
+endpoints as (
+    select * from {{ ref('fct_subject_endpoints') }}
+),
+
+max_grade_rows as (
+    select
+        study_id,
+        {{ lineage_key('int_toxicity_max_grades') }} as target_key,
+        unnest(deciding_rows) as delivered
+    from max_grades
+),
+
+max_grade_edges as (
+    select
+        study_id,
+        'int_toxicity_max_grades' as target_table,
+        target_key,
+        'max_grade' as target_column,
+        'raw.' || delivered.source as upstream_table,
+        cast(null as varchar) as upstream_key,
+        cast(null as varchar) as upstream_column,
+        delivered.source as source,
+        delivered.delivery_sha256,
+        delivered.file_name,
+        delivered.row_number,
+        delivered.record_seq,
+        delivered.study_day
+    from max_grade_rows
+),
+
+-- the primary criteria's max grade of each subject (fct_subject_endpoints.toxicity_criteria)
+endpoint_grades as (
+    select study_id, subject_id, toxicity, criteria, target_column,
+           {{ lineage_key('marts.fct_subject_endpoints') }} as target_key
+    from (
+        select study_id, subject_id, 'CRS' as toxicity, toxicity_criteria as criteria, 'crs_max_grade' as target_column
+        from endpoints
+        union all
+        select study_id, subject_id, 'ICANS', toxicity_criteria, 'icans_max_grade'
+        from endpoints
+    ) as grades
+),
+
+endpoint_grade_edges as (
+    select
+        e.study_id,
+        'marts.fct_subject_endpoints' as target_table,
+        e.target_key,
+        e.target_column,
+        'int_toxicity_max_grades' as upstream_table,
+        m.upstream_key,
+        'max_grade' as upstream_column,
+        cast(null as varchar) as source,
+        cast(null as varchar) as delivery_sha256,
+        cast(null as varchar) as file_name,
+        cast(null as bigint) as row_number,
+        cast(null as varchar) as record_seq,
+        cast(null as double) as study_day
+    from endpoint_grades as e
+    inner join (
+        select study_id, subject_id, toxicity, criteria, {{ lineage_key('int_toxicity_max_grades') }} as upstream_key
+        from max_grades
+    ) as m
+        on m.study_id = e.study_id and m.subject_id = e.subject_id
+        and m.toxicity = e.toxicity and m.criteria = e.criteria
+),
+
+-- the derived maximum: the window's days whose derived grade is the subject's maximum
+derived_days as (
+    select d.study_id, d.subject_id, d.deciding_rows
+    from {{ ref('int_crs_grade_daily') }} as d
+    inner join endpoints as e
+        on e.study_id = d.study_id and e.subject_id = d.subject_id
+        and d.crs_grade_derived = e.crs_max_grade_derived
+    where d.study_day between {{ tox_first }} and {{ tox_last }}
+),
+
+derived_rows as (
+    select study_id, subject_id, unnest(deciding_rows) as delivered
+    from derived_days
+),
+
+derived_edges as (
+    select
+        study_id,
+        'marts.fct_subject_endpoints' as target_table,
+        {{ lineage_key('marts.fct_subject_endpoints') }} as target_key,
+        'crs_max_grade_derived' as target_column,
+        'raw.' || delivered.source as upstream_table,
+        cast(null as varchar) as upstream_key,
+        cast(null as varchar) as upstream_column,
+        delivered.source as source,
+        delivered.delivery_sha256,
+        delivered.file_name,
+        delivered.row_number,
+        delivered.record_seq,
+        delivered.study_day
+    from derived_rows
+),
+
+-- the steroid total: the corticosteroid doses of the window's days (int_medications_daily)
+steroid_rows as (
+    select
+        d.study_id,
+        d.subject_id,
+        unnest(d.steroid_rows) as delivered
+    from {{ ref('int_medications_daily') }} as d
+    where d.study_day between {{ tox_first }} and {{ tox_last }} and len(d.steroid_rows) > 0
+),
+
+steroid_edges as (
+    select
+        study_id,
+        'marts.fct_subject_endpoints' as target_table,
+        {{ lineage_key('marts.fct_subject_endpoints') }} as target_key,
+        'steroid_dex_equiv_mg_total' as target_column,
+        'raw.' || delivered.source as upstream_table,
+        cast(null as varchar) as upstream_key,
+        cast(null as varchar) as upstream_column,
+        delivered.source as source,
+        delivered.delivery_sha256,
+        delivered.file_name,
+        delivered.row_number,
+        delivered.record_seq,
+        delivered.study_day
+    from steroid_rows
+),
+
+-- a rate cell's counted subjects, each to its max grade of the cell's toxicity and criteria
+counted as (
+    select
+        study_id,
+        {{ lineage_key('marts.agg_toxicity_rates') }} as target_key,
+        toxicity,
+        criteria,
+        unnest(counted_subject_ids) as subject_id
+    from {{ ref('agg_toxicity_rates') }}
+),
+
+rate_edges as (
+    select
+        study_id,
+        'marts.agg_toxicity_rates' as target_table,
+        target_key,
+        'n_subjects' as target_column,
+        'int_toxicity_max_grades' as upstream_table,
+        {{ lineage_key('int_toxicity_max_grades') }} as upstream_key,
+        'max_grade' as upstream_column,
+        cast(null as varchar) as source,
+        cast(null as varchar) as delivery_sha256,
+        cast(null as varchar) as file_name,
+        cast(null as bigint) as row_number,
+        cast(null as varchar) as record_seq,
+        cast(null as double) as study_day
+    from counted
+),
+
+peak_edges as (
+    select
+        study_id,
+        'marts.fct_cytokine_kinetics' as target_table,
+        {{ lineage_key('marts.fct_cytokine_kinetics') }} as target_key,
+        'peak_value' as target_column,
+        'raw.' || peak_source as upstream_table,
+        cast(null as varchar) as upstream_key,
+        cast(null as varchar) as upstream_column,
+        peak_source as source,
+        peak_delivery_sha256 as delivery_sha256,
+        peak_file_name as file_name,
+        peak_row_number as row_number,
+        peak_record_seq as record_seq,
+        cast(peak_day as double) as study_day
+    from {{ ref('fct_cytokine_kinetics') }}
+    where peak_measurement_id is not null
+),
+
+final as (
+    select * from max_grade_edges
+    union all
+    select * from endpoint_grade_edges
+    union all
+    select * from derived_edges
+    union all
+    select * from steroid_edges
+    union all
+    select * from rate_edges
+    union all
+    select * from peak_edges
+)
+
+select * from final

@@ -1,0 +1,37 @@
+"""Row-level lineage (issue 17): the tables `audit.lineage` links and the key of one of their rows.
+
+`audit.lineage` (dbt/models/audit/audit_lineage.sql) has one row per edge from a value of a row
+(target_table, target_key, target_column) to what decided it: another lineage target
+(upstream_table, upstream_key, upstream_column) or a delivered row (upstream_table `raw.<source>`,
+delivery_sha256, file_name, row_number, record_seq). A key is text, `col=value|col=value` over
+the columns below (after study_id, which is its own column); dbt builds it with `key_sql`
+(passed as the dbt var `lineage_key_sql`) and `warehouse explain` computes the key of the rows it
+matched with the same function, so the format is written here only.
+
+Dependency-free: dbt_project vars and the explain command import it.
+"""
+
+from __future__ import annotations
+
+# table -> the columns that identify one of its rows within a study
+LINEAGE_KEYS: dict[str, tuple[str, ...]] = {
+    "int_toxicity_max_grades": ("subject_id", "toxicity", "criteria"),
+    "marts.fct_subject_endpoints": ("subject_id",),
+    "marts.agg_toxicity_rates": ("toxicity", "criteria", "group_by", "group_value", "grade_category"),
+    "marts.fct_cytokine_kinetics": ("subject_id", "specimen", "analyte"),
+}
+
+SEPARATOR = "|"
+
+
+def key_sql(table: str, alias: str | None = None) -> str:
+    """The SQL text of a row's lineage key, e.g. `'subject_id=' || coalesce(cast(subject_id as
+    varchar), '')`, for the table's LINEAGE_KEYS columns (qualified by `alias` when given)."""
+    prefix = f"{alias}." if alias else ""
+    parts = [f"'{column}=' || coalesce(cast({prefix}{column} as varchar), '')" for column in LINEAGE_KEYS[table]]
+    return f" || '{SEPARATOR}' || ".join(parts)
+
+
+def dbt_vars() -> dict[str, dict[str, str]]:
+    """The dbt var `lineage_key_sql`: table -> key_sql(table), for the models that write keys."""
+    return {"lineage_key_sql": {table: key_sql(table) for table in LINEAGE_KEYS}}
