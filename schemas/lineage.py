@@ -35,3 +35,21 @@ def key_sql(table: str, alias: str | None = None) -> str:
 def dbt_vars() -> dict[str, dict[str, str]]:
     """The dbt var `lineage_key_sql`: table -> key_sql(table), for the models that write keys."""
     return {"lineage_key_sql": {table: key_sql(table) for table in LINEAGE_KEYS}}
+
+
+# Row-grain marts that name their delivered row in their own columns (delivery_sha256, file_name,
+# row_number): `warehouse explain` reads it back by the row's id.
+ROW_GRAIN_IDS: dict[str, str] = {"marts.fct_biomarker_results": "measurement_id"}
+
+
+def explain_hint(table: str) -> str | None:
+    """How to explain a number of `table` (its asset page says it), None when it has no lineage."""
+    if table in ROW_GRAIN_IDS:
+        columns: tuple[str, ...] = (ROW_GRAIN_IDS[table],)
+    elif table in LINEAGE_KEYS and table.startswith("marts."):
+        columns = LINEAGE_KEYS[table]
+    else:
+        return None
+    wheres = " ".join(f"--where {c}=..." for c in columns)
+    return (f"Explain a number of this table down to its delivered rows: `uv run warehouse explain {table} "
+            f"{wheres} [--column COL] [--json]` (README, \"Explain a number\").")

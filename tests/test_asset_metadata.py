@@ -114,6 +114,11 @@ def test_toxicity_rates_carry_types_and_the_crs_any_headline(park_run, materiali
     crs = next(r for r in _markdown_rows(headline) if r[0] == "CRS")
     assert crs[header.index("any")] == cell, headline
     assert metadata["dagster/row_count"].value == rows
+    # how to explain a number of it (issue 17): the command, filtering on the table's own columns
+    hint = metadata["explain"].value
+    assert "uv run warehouse explain marts.agg_toxicity_rates --where" in hint
+    assert set(re.findall(r"--where (\w+)=", hint)) == {"toxicity", "criteria", "group_by", "group_value",
+                                                        "grade_category"} <= set(types)
 
 
 def test_every_dbt_model_and_analysis_table_has_typed_columns(definitions, materialized):

@@ -1,6 +1,7 @@
 """The numbers on a table's asset page, for dbt models and analysis tables alike: its rows, its
 columns with their DuckDB types (`dagster/column_schema`) and, for the tables that have one, the
-table of its headline rows (`headline`, dagster_project/lib/report/headlines.py).
+table of its headline rows (`headline`, dagster_project/lib/report/headlines.py) and, for a table
+with row-level lineage, how to explain its numbers (`explain`, schemas/lineage.py).
 
 Read from the warehouse file, read-only, after the table was written (for dbt: after dbt has
 exited and released the file), never from the writer's connection.
@@ -17,6 +18,7 @@ import pandas as pd
 
 from dagster_project.lib.report.headlines import read_headline_frames
 from dagster_project.lib.warehouse import table_columns
+from schemas.lineage import explain_hint
 
 
 def _relation(key: dg.AssetKey) -> str | None:
@@ -51,6 +53,8 @@ def table_metadata(
         }
         if name in headlines:
             metadata[key]["headline"] = frame_table(headlines[name])
+        if hint := explain_hint(name):
+            metadata[key]["explain"] = dg.MetadataValue.md(hint)
     return metadata
 
 
