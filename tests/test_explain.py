@@ -260,6 +260,23 @@ def test_the_steroid_total_lists_its_corticosteroid_doses(park, monkeypatch, cap
             assert dex == pytest.approx(total)
 
 
+def test_the_best_response_lists_its_assessment(park, monkeypatch, capsys):
+    """best_response_d100 lists the one assessment it was read from: in the file, that subject's
+    row with that response, on a day of the response window (1..100)."""
+    responses = serving_rows(park, """select subject_id, best_response_d100 from marts.fct_subject_endpoints
+                                      where best_response_d100 <> 'NE' order by 1""")
+    assert responses
+    for subject_id, best in responses:
+        document = explain_json(park, monkeypatch, capsys, "marts.fct_subject_endpoints",
+                                "--where", f"subject_id={subject_id}", "--column", "best_response_d100")
+        (node,) = delivered_rows(document)
+        cells = file_row(park, node)
+        assert node["source"] == "response_assessments"
+        assert (cells["subject_id"], cells["response"]) == (subject_id, best)
+        assert 1 <= node["study_day"] < 101
+        assert_values_are_the_file_row(node, cells)
+
+
 def test_a_corrected_row_shows_the_row_in_force_and_names_the_superseded_one(park, monkeypatch, capsys):
     superseded = serving_rows(park, "select source, file_name, row_number from audit.superseded_rows order by all")
     assert superseded, "the park2023 cohort delivers corrections"

@@ -10,9 +10,11 @@ park2023 and wehrli2022 tests check against the generator's truth and R.
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -49,8 +51,24 @@ def _tables(serving) -> dict[tuple[str, str], pd.DataFrame]:
         return {(s, t): con.execute(f'select * from {s}."{t}"').df() for s, t in names}
 
 
+def _without_study_folder(value, study: str):
+    """A lineage value (a delivered row's file name, a struct naming one, a list of subject ids) as
+    text comparable across studies: the same file is `<study>/vitals/x.csv` in a study's folder and
+    `vitals/x.csv` in the default study's."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, sort_keys=True, default=str)
+    if isinstance(value, str) and study != "default":
+        value = value.replace(f'"{study}/', '"')
+        value = value[len(study) + 1:] if value.startswith(f"{study}/") else value
+    return value
+
+
 def _study_rows(frame: pd.DataFrame, study: str) -> pd.DataFrame:
     rows = frame[frame["study_id"] == study].drop(columns="study_id")
+    lineage = [c for c in rows.columns if "file_name" in c or rows[c].map(lambda v: isinstance(v, (dict, list, np.ndarray))).any()]
+    rows = rows.assign(**{c: rows[c].map(lambda v: _without_study_folder(v, study)) for c in lineage})
     return rows.sort_values(list(rows.columns)).reset_index(drop=True) if len(rows) else rows.reset_index(drop=True)
 
 

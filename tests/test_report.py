@@ -254,3 +254,42 @@ def test_report_without_optional_tables_and_figures(tmp_path):
 def test_data_version_ignores_order_and_repeats():
     assert data_version(SHAS) == data_version(list(reversed(SHAS)) + [SHAS[0]])
     assert data_version(SHAS) != data_version(SHAS[:2])
+
+
+def test_without_lineage_the_rates_are_not_linked(tmp_path):
+    """A serving file without audit.lineage (or no warehouse file): the report is written, its
+    rates unlinked, and the reason is kept."""
+    serving = tmp_path / "serving.duckdb"
+    make_serving(serving)
+    report = build_report(serving, tmp_path / "no_figures", tmp_path / "reports" / "r.html", run_id="r",
+                          warehouse_path=tmp_path / "warehouse.duckdb")
+    text = report.path.read_text()
+    assert report.explain_pages == 0 and "audit.lineage" in report.explain_error
+    assert "23/31 74.2% (0.8-88.1)" in text and "href='explain/" not in text
+
+
+def test_an_explain_page_escapes_every_value():
+    from dagster_project.lib.report.explain_pages import render_page
+
+    evil = "<script>alert(1)</script>"
+    delivered = {"kind": "delivered_row", "study_id": "s", "source": "toxicity_assessments",
+                 "file_name": f"toxicity_assessments/{evil}.csv", "delivery_sha256": "ab" * 32, "row_number": 3,
+                 "record_seq": None, "study_day": 2.0, "values": {"subject_id": "P-1", "note": evil},
+                 "in_force": True, "superseded_by_this": [{"source": "toxicity_assessments", "file_name": evil,
+                                                           "delivery_sha256": "cd" * 32, "row_number": 1,
+                                                           "version_rank": 2, "values": {"crs_grade": evil}}]}
+    subject = {"kind": "target", "study_id": "s", "table": "int_toxicity_max_grades",
+               "key": f"subject_id=P-1|toxicity=CRS|criteria={evil}", "column": "max_grade", "value": 2,
+               "row": {"subject_id": "P-1"}, "note": None, "upstream": [delivered]}
+    values = {"toxicity": "CRS", "criteria": evil, "group_by": "overall", "group_value": "all",
+              "grade_category": "any", "n_subjects": 1, "n_total": 2, "pct": 50.0, "ci_low_pct": 1.3,
+              "ci_high_pct": 98.7}
+    document = {"table": "marts.agg_toxicity_rates", "where": {"study_id": "s", "criteria": evil},
+                "column": "n_subjects", "n_rows": 1,
+                "rows": [{"study_id": "s", "key": "k", "values": values,
+                          "explained": [{"kind": "target", "study_id": "s", "table": "marts.agg_toxicity_rates",
+                                         "key": "k", "column": "n_subjects", "value": 1, "note": None,
+                                         "upstream": [subject]}]}]}
+    page = render_page(document)
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "1/2 50.0% (1.3-98.7)" in page and "data-subject='P-1'" in page and "row 1 (sha256 cdcdcdcdcdcd" in page

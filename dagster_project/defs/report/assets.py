@@ -34,7 +34,9 @@ REPORTED_MARTS = [
     "when present, the study's figures (embedded PNG from <data dir>/figures/<study_id>/); then "
     "every delivery file and the latest quarantined rows (file, row, column, rule, value); stamped "
     "with the data version (hash of the delivery sha256s) and the run id. Aggregates and the audit "
-    "trail; no identifying data.",
+    "trail; no identifying data. Each toxicity rate shown links to its explain page "
+    "(<data dir>/reports/explain/<hash>.html: the counted subjects and the delivered rows that decided "
+    "their grades, what `warehouse explain` prints), written in the same step.",
 )
 def html_report(context: dg.AssetExecutionContext, settings: Settings) -> dg.MaterializeResult:
     report = build_report(
@@ -42,7 +44,10 @@ def html_report(context: dg.AssetExecutionContext, settings: Settings) -> dg.Mat
         figures_dir=settings.figures_dir,
         out_path=settings.report_path,
         run_id=context.run.run_id,
+        warehouse_path=settings.db_path,
     )
+    if report.explain_error:
+        context.log.warning(f"the toxicity rates are not linked to explain pages: {report.explain_error}")
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(report.path)),
@@ -50,6 +55,8 @@ def html_report(context: dg.AssetExecutionContext, settings: Settings) -> dg.Mat
             "deliveries": dg.MetadataValue.int(report.n_deliveries),
             "figures": dg.MetadataValue.int(len(report.figures)),
             "size_bytes": dg.MetadataValue.int(report.path.stat().st_size),
+            "explain_pages": dg.MetadataValue.int(report.explain_pages),
+            "explain_seconds": dg.MetadataValue.float(round(report.explain_seconds, 2)),
         },
         data_version=dg.DataVersion(report.data_version),
     )

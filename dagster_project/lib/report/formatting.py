@@ -45,9 +45,11 @@ def rate_cell(row) -> str:
 
 # ---- tables of marts.agg_*_rates --------------------------------------------------------------
 
-def rates_table(rates: pd.DataFrame, keys: list[str], category: str, categories: list[str]) -> pd.DataFrame:
-    """One row per key x group, one column per category: n/N pct (95% CI)."""
-    frame = rates.assign(cell=rates.apply(rate_cell, axis=1) if len(rates) else pd.Series(dtype=object))
+def rates_table(rates: pd.DataFrame, keys: list[str], category: str, categories: list[str],
+                cell=rate_cell) -> pd.DataFrame:
+    """One row per key x group, one column per category: n/N pct (95% CI) (or `cell` of the row:
+    the report lays its links out the same way)."""
+    frame = rates.assign(cell=rates.apply(cell, axis=1) if len(rates) else pd.Series(dtype=object))
     order = {group_by: i for i, group_by in enumerate(RATE_GROUP_BYS)}
     frame = frame.assign(_order=frame["group_by"].map(order).fillna(9))
     wide = frame.pivot_table(index=[*keys, "_order", "group_by", "group_value"], columns=category, values="cell",

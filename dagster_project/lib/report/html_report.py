@@ -17,6 +17,11 @@ sections, the study named in the header); with several, an overview of the studi
 (marts.dim_studies) and one part per study with its own sections and figures. The deliveries and
 the quarantine are the warehouse's, one list with a study column.
 
+Given the warehouse file too (the report asset gives it), each toxicity rate shown links to its
+explain page, <data dir>/reports/explain/<hash>.html (explain_pages.py): the counted subjects and
+the delivered rows behind them, as `warehouse explain` prints them. The other numbers are not
+linked: they have no row-level lineage yet.
+
 The data version is a hash of the sha256 of every delivery in audit.deliveries: the same
 deliveries give the same version, whichever run built the report.
 """
@@ -27,6 +32,7 @@ import base64
 import hashlib
 import html
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,6 +42,7 @@ import pandas as pd
 
 from dagster_project.figures import catalogue
 from dagster_project.lib.ingest.store import LATEST_QUARANTINED, VALUE_CHARS, latest_deliveries, latest_quarantined
+from dagster_project.lib.report.explain_pages import RATES_TABLE, ExplainError, lineage_key, write_rate_pages
 from dagster_project.lib.report.formatting import csf_table, km_table, rates_table
 from schemas.vocabulary import GRADE_CATEGORIES, MEASURES, MRD_MEASURES
 
@@ -47,6 +54,9 @@ class Report:
     n_deliveries: int
     tables: tuple[str, ...]  # the sections with data
     figures: tuple[str, ...]  # <study_id>/<stem>, in report order
+    explain_pages: int = 0  # rate cells linked to their explain page (explain_pages.py)
+    explain_error: str | None = None  # why the rates are not linked, when they are not
+    explain_seconds: float = 0.0  # the time the explain pages took
 
 
 def data_version(delivery_sha256s: list[str]) -> str:
@@ -55,16 +65,29 @@ def data_version(delivery_sha256s: list[str]) -> str:
     return hashlib.sha256(joined.encode("ascii")).hexdigest()[:16]
 
 
-def build_report(serving_path: str | Path, figures_dir: str | Path, out_path: str | Path, run_id: str) -> Report:
-    """Render the report from the serving file and the figures; write it atomically."""
+def build_report(serving_path: str | Path, figures_dir: str | Path, out_path: str | Path, run_id: str,
+                 warehouse_path: str | Path | None = None) -> Report:
+    """Render the report from the serving file and the figures; write it atomically. With the
+    warehouse file, each toxicity rate shown links to its explain page (explain_pages.py), written
+    under <report folder>/explain/ first."""
     tables = read_tables(Path(serving_path))
+    out = Path(out_path)
+    links: dict[tuple[str | None, str], str] = {}
+    explain_error = None
+    started = time.perf_counter()
+    if warehouse_path is not None:
+        try:
+            links = write_rate_pages(Path(serving_path), Path(warehouse_path), out.parent,
+                                     shown_rate_cells(tables.get("toxicity_rates")))
+        except ExplainError as exc:
+            explain_error = str(exc)
+    explain_seconds = time.perf_counter() - started
     studies = report_studies(tables)
     figures = {study: read_figures(Path(figures_dir) if study is None else Path(figures_dir) / study)
                for study, _ in studies}
     shas = tables["deliveries"]["delivery_sha256"].dropna().tolist() if tables.get("deliveries") is not None else []
     version = data_version(shas)
-    text = render_html(tables, figures, run_id=run_id, data_version=version)
-    out = Path(out_path)
+    text = render_html(tables, figures, run_id=run_id, data_version=version, links=links)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -76,7 +99,18 @@ def build_report(serving_path: str | Path, figures_dir: str | Path, out_path: st
         tables=tuple(k for k, v in tables.items() if v is not None and len(v)),
         figures=tuple(name if study is None else f"{study}/{name}" for study, found in figures.items()
                       for name, _ in found),
+        explain_pages=len(links),
+        explain_error=explain_error,
+        explain_seconds=explain_seconds,
     )
+
+
+def shown_rate_cells(rates: pd.DataFrame | None) -> list[tuple[str | None, str]]:
+    """(study_id, lineage key) of every marts.agg_toxicity_rates cell the report shows."""
+    if rates is None or rates.empty or "study_id" not in rates.columns:
+        return []
+    shown = rates[rates["grade_category"].isin(GRADE_CATEGORIES)]
+    return [(r["study_id"], lineage_key(RATES_TABLE, r)) for _, r in shown.iterrows()]
 
 
 # ---- reading ---------------------------------------------------------------------------------
@@ -189,6 +223,20 @@ def _table_html(frame: pd.DataFrame | None, empty: str = "Not published in this 
                          float_format=lambda v: f"{v:.4g}")
 
 
+def _linked_table_html(frame: pd.DataFrame, hrefs: pd.DataFrame) -> str:
+    """A table whose cells link where `hrefs` (same shape) names a page; every value escaped."""
+    if frame.empty:
+        return "<p class='muted'>No rows.</p>"
+    cells = frame.astype(object).where(frame.notna(), "").copy()
+    for column in cells.columns:
+        cells[column] = [
+            f"<a href='{html.escape(str(h), quote=True)}'>{html.escape(str(v))}</a>"
+            if column in hrefs.columns and isinstance(h, str) and h and v != "" else html.escape(str(v))
+            for v, h in zip(cells[column], hrefs[column] if column in hrefs.columns else [None] * len(cells))]
+    cells.columns = [html.escape(str(c)) for c in cells.columns]
+    return cells.to_html(index=False, escape=False, border=0, classes="t")
+
+
 def _figure_html(name: str, png: bytes) -> str:
     caption = catalogue.CAPTIONS.get(name, name.replace("_", " "))
     data = base64.b64encode(png).decode("ascii")
@@ -242,17 +290,30 @@ def _without_study(frame: pd.DataFrame | None, several: bool) -> pd.DataFrame | 
     return out
 
 
+def _rates_html(tox: pd.DataFrame | None, study: str | None, links: dict[tuple[str | None, str], str]) -> str:
+    """The toxicity rates table; each cell with an explain page links to it."""
+    if tox is None:
+        return _table_html(None)
+    keys = ["toxicity", "criteria"] if "criteria" in tox.columns else ["toxicity"]
+    table = rates_table(tox, keys, "grade_category", list(GRADE_CATEGORIES))
+    if not links or tox.empty:
+        return _table_html(table)
+    hrefs = rates_table(tox.assign(href=[links.get((study, lineage_key(RATES_TABLE, r)), "") for _, r in tox.iterrows()]),
+                        keys, "grade_category", list(GRADE_CATEGORIES), cell=lambda r: r["href"])
+    return _linked_table_html(table, hrefs)
+
+
 def _study_sections(t: dict[str, pd.DataFrame | None], study: str | None, figures: list[tuple[str, bytes]],
-                    section) -> None:
+                    section, links: dict[tuple[str | None, str], str] | None = None) -> None:
     """The sections of one study's statistics and figures."""
     section("CONSORT", _table_html(_of(t.get("consort"), study)),
             "Enrolled, infused and evaluable subjects (marts.agg_consort).")
     tox = _of(t.get("toxicity_rates"), study)
-    keys = ["toxicity", "criteria"] if tox is not None and "criteria" in tox.columns else ["toxicity"]
-    section("CRS, ICANS and IEC-HS rates", _table_html(None if tox is None else rates_table(
-        tox, keys, "grade_category", list(GRADE_CATEGORIES))),
+    section("CRS, ICANS and IEC-HS rates", _rates_html(tox, study, links or {}),
         "n/N infused subjects, % (exact 95% Clopper-Pearson CI); any = max grade >= 1 (IEC-HS: present), "
-        "severe = >= 3; adjudicated grades by the criteria named (marts.agg_toxicity_rates).")
+        "severe = >= 3; adjudicated grades by the criteria named (marts.agg_toxicity_rates)."
+        + (" Each rate links to its counted subjects and the delivered rows that decided their grades."
+           if links else ""))
     resp = _of(t.get("response_rates"), study)
     section("Response by day 100", _table_html(None if resp is None else rates_table(
         resp, [], "measure", [*MEASURES, *MRD_MEASURES])),
@@ -285,7 +346,7 @@ def _studies_table(studies: pd.DataFrame) -> pd.DataFrame:
 
 def render_html(tables: dict[str, pd.DataFrame | None],
                 figures: dict[str | None, list[tuple[str, bytes]]] | list[tuple[str, bytes]], *, run_id: str,
-                data_version: str) -> str:
+                data_version: str, links: dict[tuple[str | None, str], str] | None = None) -> str:
     """The whole report as one HTML string (no external resources). ``figures``: each study's
     figures (study id -> (stem, png) in report order; a list: the one study's)."""
     t = tables
@@ -313,15 +374,15 @@ def render_html(tables: dict[str, pd.DataFrame | None],
     section = section_at(2)
     if several:
         overview = t.get("studies")
-        links = "".join(f"<li><a href='#study-{html.escape(sid)}'>{html.escape(sid)}</a>"
+        study_links = "".join(f"<li><a href='#study-{html.escape(sid)}'>{html.escape(sid)}</a>"
                         f"{html.escape(f': {title}' if title and title != sid else '')}</li>" for sid, title in studies)
-        section("Studies", (_table_html(_studies_table(overview)) if overview is not None else "") + f"<ul>{links}</ul>",
+        section("Studies", (_table_html(_studies_table(overview)) if overview is not None else "") + f"<ul>{study_links}</ul>",
                 "Each study's statistics are computed on its own subjects (marts.dim_studies).")
         for sid, title in studies:
             section(f"Study {sid}" + (f": {title}" if title and title != sid else ""), "", anchor=f"study-{sid}")
-            _study_sections(t, sid, figures.get(sid, []), section_at(3))
+            _study_sections(t, sid, figures.get(sid, []), section_at(3), links)
     else:
-        _study_sections(t, studies[0][0], figures.get(studies[0][0], []), section)
+        _study_sections(t, studies[0][0], figures.get(studies[0][0], []), section, links)
 
     deliveries = _without_study(t.get("deliveries"), several)
     section("Deliveries", _table_html(None if deliveries is None else deliveries_table(deliveries)),

@@ -17,6 +17,8 @@
         that hold the maximum, on the days of the toxicity window whose derived grade is it;
       - marts.fct_subject_endpoints steroid_dex_equiv_mg_total -> the corticosteroid doses of
         the window's days (int_medications_daily.steroid_rows);
+      - marts.fct_subject_endpoints best_response_d100 -> the assessment behind it
+        (fct_subject_endpoints.best_response_row, chosen where the best response is);
       - marts.agg_toxicity_rates n_subjects -> each counted subject's int_toxicity_max_grades row;
       - marts.fct_cytokine_kinetics peak_value -> the peak sample's delivered row.
     Proportional to the data: a subject's rows decide its values, a cell points to its subjects. -#}
@@ -156,6 +158,26 @@ steroid_edges as (
     from steroid_rows
 ),
 
+-- the best response: the assessment it was read from (fct_subject_endpoints.best_response_row)
+best_response_edges as (
+    select
+        study_id,
+        'marts.fct_subject_endpoints' as target_table,
+        {{ lineage_key('marts.fct_subject_endpoints') }} as target_key,
+        'best_response_d100' as target_column,
+        'raw.' || best_response_row.source as upstream_table,
+        cast(null as varchar) as upstream_key,
+        cast(null as varchar) as upstream_column,
+        best_response_row.source as source,
+        best_response_row.delivery_sha256,
+        best_response_row.file_name,
+        best_response_row.row_number,
+        best_response_row.record_seq,
+        best_response_row.study_day
+    from endpoints
+    where best_response_row is not null
+),
+
 -- a rate cell's counted subjects, each to its max grade of the cell's toxicity and criteria
 counted as (
     select
@@ -212,6 +234,8 @@ final as (
     select * from derived_edges
     union all
     select * from steroid_edges
+    union all
+    select * from best_response_edges
     union all
     select * from rate_edges
     union all

@@ -123,7 +123,11 @@ best_response as (
         r.study_id,
         r.subject_id,
         arg_min(
-            struct_pack(response := k.response, mrd := r.mrd),
+            struct_pack(
+                response := k.response,
+                mrd := r.mrd,
+                delivered := {{ delivered_row('response_assessments', study_day='r.study_day') }}
+            ),
             [k.response_rank, case r.mrd when 'negative' then 1 when 'positive' then 2 else 3 end, r.study_day]
         ) as best
     from responses as r
@@ -166,7 +170,9 @@ final as (
         c.endpoint_source as crs_endpoint_source,
         i.endpoint_source as icans_endpoint_source,
         h.iec_hs_present,
-        b.best.mrd as best_response_mrd
+        b.best.mrd as best_response_mrd,
+        -- the delivered assessment behind best_response_d100 (issue 17; audit.lineage): null for NE
+        b.best.delivered as best_response_row
     from subjects as s
     left join primary_criteria as p on p.study_id = s.study_id
     left join crs as c on c.study_id = s.study_id and c.subject_id = s.subject_id
