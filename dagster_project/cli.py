@@ -1,7 +1,10 @@
 """`warehouse` command: synth | run | dev | clean.
 
     warehouse synth --profile park2023 [--seed N] [--subjects N] [--out DIR] [--study ID]
-    warehouse run [--select SELECTION]   materialize the asset graph once, in-process; print a summary
+    warehouse run [--select SELECTION] [--verbose]
+                                         materialize the asset graph once, in-process; show its progress,
+                                         print a summary (dbt's and Dagster's log: the run log, or --verbose)
+    warehouse sql [-c SQL] [FILE]        a read-only SQL shell on the serving file (or FILE)
     warehouse dev                        the Dagster UI on 127.0.0.1:3000, on the same instance as `run`
     warehouse clean [--landing]          remove what the warehouse wrote (and the landing folder)
     warehouse explain TABLE --where COL=VALUE [...] [--column COL] [--json]
@@ -53,7 +56,19 @@ def _synth(args: argparse.Namespace, settings: Settings) -> int:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from dagster_project.run import run_pipeline
 
-    return run_pipeline(selection=args.select)
+    return run_pipeline(selection=args.select, verbose=args.verbose)
+
+
+def _sql(args: argparse.Namespace, settings: Settings) -> int:
+    from dagster_project.analysts import connect, shell
+
+    try:
+        con = connect(args.file if args.file else settings.serving_file)
+    except FileNotFoundError as exc:
+        print(f"warehouse sql: {exc}", file=sys.stderr)
+        return 2
+    with con:
+        return shell(con, args.file or str(settings.serving_file), command=args.command)
 
 
 def _dev(args: argparse.Namespace, settings: Settings) -> int:
@@ -119,7 +134,14 @@ def main(argv: list[str] | None = None) -> int:
 
     run = sub.add_parser("run", help="materialize every asset once, in-process, and print a summary")
     run.add_argument("--select", default=None, help="Dagster asset selection (default: everything)")
+    run.add_argument("--verbose", action="store_true",
+                     help="also print Dagster's log and dbt's output (always in the run log: WAREHOUSE_RUN_LOG)")
     run.set_defaults(func=_run)
+
+    sql = sub.add_parser("sql", help="a read-only SQL shell on the serving file (README, \"How analysts connect\")")
+    sql.add_argument("file", nargs="?", default=None, help="a DuckDB file (default: WAREHOUSE_SERVING_DB_PATH)")
+    sql.add_argument("-c", dest="command", default=None, metavar="SQL", help="run SQL (statements end with ;) and exit")
+    sql.set_defaults(func=_sql)
 
     dev = sub.add_parser("dev", help="the Dagster UI on http://127.0.0.1:PORT (same instance as `run`)")
     dev.add_argument("--port", type=int, default=3000)

@@ -1,17 +1,21 @@
-"""Run the whole asset graph once, in-process, and print what the warehouse now holds."""
+"""Run the whole asset graph once, in-process, show its progress and print what the warehouse now holds."""
 
 from __future__ import annotations
 
+import io
 import sys
 import time
+from contextlib import redirect_stderr, redirect_stdout
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TextIO
 
 import dagster as dg
 import duckdb
 
 from dagster_project.settings import Settings
 from dagster_project.lib.report.summary import print_summary
+from dagster_project.run_display import RunDisplay, file_logger, progress_logger, step_stages
 
 
 # How long a run waits for another process to release the warehouse file before giving up.
@@ -39,9 +43,31 @@ def warehouse_lock_error(db_path: Path) -> str | None:
     return reason
 
 
-def run_pipeline(selection: str | None = None) -> int:
+class _Tee(io.TextIOBase):
+    """Text written to every stream of `streams` (the run log, and the terminal with --verbose)."""
+
+    def __init__(self, *streams: TextIO) -> None:
+        self.streams = list(streams)
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+    def fileno(self) -> int:  # what writes to the file descriptor itself lands in the log
+        return self.streams[0].fileno()
+
+
+def run_pipeline(selection: str | None = None, verbose: bool = False) -> int:
     """Materialize every asset (or a selection, with the checks of the selected assets); 0 when all
-    steps and blocking checks passed."""
+    steps and blocking checks passed.
+
+    Prints the progress (run_display.py) and the summary; Dagster's log of the run and dbt's output
+    go to the run log (Settings.run_log), and with `verbose` to this output too."""
     settings = Settings.from_env()
     # dbt and Dagster's instance read these variables: absolute paths, and the instance config.
     settings.export_environment()
@@ -55,36 +81,68 @@ def run_pipeline(selection: str | None = None) -> int:
             f"close that connection and run again.\n  DuckDB: {locked}"
         )
         return 1
-    from dagster_project.definitions import defs
+    out = sys.stdout
+    # dbt binds a logger to sys.stdout when it is first imported: import it before the run's output
+    # goes to the log, so that logger keeps this output (as it always had) and not the run's stream.
+    import dbt_common.events  # noqa: F401
 
-    definitions = defs()
-    job = definitions.resolve_implicit_global_asset_job_def()
-    if selection:
-        keys = set(dg.AssetSelection.from_string(selection).resolve(definitions.resolve_asset_graph()))
-        job = job.get_subset(asset_selection=keys)
-    run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    log_path = settings.run_log
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"warehouse run: the log of dbt and Dagster goes to {log_path}", file=out, flush=True)
+    display = RunDisplay(out)
     started = datetime.now(timezone.utc).replace(tzinfo=None)  # the ingest's clock (UTC, naive)
-    with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
-    failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    failed_checks = [
-        e.asset_check_evaluation_data.asset_check_key.to_user_string()
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-        and not e.asset_check_evaluation_data.passed
-        and e.asset_check_evaluation_data.severity == dg.AssetCheckSeverity.ERROR
-    ]
+    with log_path.open("w", encoding="utf-8", buffering=1) as log:
+        target = _Tee(log, out) if verbose else _Tee(log)
+        try:
+            with redirect_stdout(target), redirect_stderr(target):
+                loggers = {"run_log": file_logger(target), "progress": progress_logger(display)}
+                job, definitions = _job(selection, loggers)
+                display.plan(step_stages(definitions, job))
+                with display:
+                    if verbose:
+                        target.streams[1:] = [display.echo_stream()]
+                    with dg.DagsterInstance.get() as instance:
+                        result = job.execute_in_process(run_config={"loggers": {name: {} for name in loggers}},
+                                                        instance=instance, raise_on_error=False)
+        finally:
+            # Whatever kept the stream of the run (a library's log handler) writes here from now on.
+            target.streams = [out]
     serving = settings.serving_file
     try:
         print_summary(db_path, serving, files_since=started)
     except duckdb.IOException as exc:  # e.g. another process took the warehouse file meanwhile
         print(f"\nno summary: {exc}")
-    if failed_steps or failed_checks or not result.success:
-        print("\nRUN FAILED")
-        for step in failed_steps:
-            print(f"  failed step: {step}")
-        for check in failed_checks:
-            print(f"  failed blocking check: {check}")
+    failures = display.run.failures
+    if failures or not result.success:
+        print(f"\nRUN FAILED ({display.run.done} of {display.run.total} steps ran; the serving file "
+              f"is {'unchanged' if not _published(result) else 'replaced'})")
+        for failure in failures:
+            print(f"  step {failure.step} ({failure.stage}): {failure.cause}")
+        if not failures:
+            print(f"  {_run_failure(result)}")
+        print(f"  log: {log_path}")
         return 1
-    print(f"\nrun {result.run_id} succeeded; serving file: {serving}")
+    print(f"\nrun {result.run_id} succeeded; serving file: {serving}; log: {log_path}")
     return 0
+
+
+def _job(selection: str | None, loggers: dict[str, dg.LoggerDefinition]) -> tuple[dg.JobDefinition, dg.Definitions]:
+    """The asset job (or its subset of `selection`) with the run's own loggers instead of the console."""
+    from dagster_project.definitions import defs
+
+    definitions = dg.Definitions.merge(defs(), dg.Definitions(loggers=loggers))
+    job = definitions.resolve_implicit_global_asset_job_def()
+    if selection:
+        keys = set(dg.AssetSelection.from_string(selection).resolve(definitions.resolve_asset_graph()))
+        job = job.get_subset(asset_selection=keys)
+    return job, definitions
+
+
+def _published(result: dg.ExecuteInProcessResult) -> bool:
+    return any(e.asset_key == dg.AssetKey(["serving", "warehouse"]) for e in result.get_asset_materialization_events())
+
+
+def _run_failure(result: dg.ExecuteInProcessResult) -> str:
+    """The run's own failure message, when no step failed (e.g. the run could not start)."""
+    messages = [e.message for e in result.all_events if e.event_type_value == "RUN_FAILURE" and e.message]
+    return messages[-1] if messages else "the run did not succeed"

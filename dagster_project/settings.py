@@ -46,6 +46,8 @@ DEFAULTS: dict[str, str] = {
     "WAREHOUSE_LOESS_MAX_POINTS": "5000",
     "WAREHOUSE_CTCAE_LLN_ANC": f"{DEFAULT_LLN['ANC']:g}",
     "WAREHOUSE_CTCAE_LLN_PLT": f"{DEFAULT_LLN['PLT']:g}",
+    # The log of the last `warehouse run` (dbt's and Dagster's output); blank: <data dir>/warehouse_run.log.
+    "WAREHOUSE_RUN_LOG": "",
 }
 
 # The Dagster instance: no telemetry leaves the machine; one run at a time (DuckDB has one
@@ -93,6 +95,7 @@ class Settings(dg.ConfigurableResource):
     db_path: str
     serving_db_path: str
     dagster_home: str = ""
+    run_log_path: str = ""  # blank: <data dir>/warehouse_run.log
     site_timezone: str = DEFAULTS["WAREHOUSE_SITE_TIMEZONE"]
     default_study: str = DEFAULTS["WAREHOUSE_DEFAULT_STUDY"]
     duckdb_memory_limit: str = DEFAULTS["WAREHOUSE_DUCKDB_MEMORY_LIMIT"]
@@ -121,6 +124,7 @@ class Settings(dg.ConfigurableResource):
             "db_path": _absolute(_text(env, "WAREHOUSE_DB_PATH")),
             "serving_db_path": _absolute(_text(env, "WAREHOUSE_SERVING_DB_PATH")),
             "dagster_home": _absolute(_text(env, "DAGSTER_HOME")),
+            "run_log_path": _absolute(_text(env, "WAREHOUSE_RUN_LOG")) if _text(env, "WAREHOUSE_RUN_LOG") else "",
             "site_timezone": zone,
             "duckdb_memory_limit": _text(env, "WAREHOUSE_DUCKDB_MEMORY_LIMIT"),
             "loess_max_points": int(_number(env, "WAREHOUSE_LOESS_MAX_POINTS", whole=True, minimum=1,
@@ -167,6 +171,12 @@ class Settings(dg.ConfigurableResource):
         return self.data_dir / "dbt_docs"
 
     @property
+    def run_log(self) -> Path:
+        """What `warehouse run` writes besides its progress and summary: dbt's output and Dagster's
+        log of the run (replaced by each run)."""
+        return Path(self.run_log_path) if self.run_log_path else self.data_dir / "warehouse_run.log"
+
+    @property
     def gx_dir(self) -> Path:
         """Great Expectations' own files: expectation suites, validation results, the lock."""
         return self.data_dir / "gx"
@@ -180,7 +190,7 @@ class Settings(dg.ConfigurableResource):
         """What the warehouse writes (what `warehouse clean` removes), landing folder excluded."""
         return [self.warehouse_file, self.warehouse_file.with_name(self.warehouse_file.name + ".wal"),
                 self.serving_file, self.figures_dir, self.reports_dir, self.dbt_docs_dir, self.gx_dir,
-                self.data_docs_dir, *([Path(self.dagster_home)] if self.dagster_home else [])]
+                self.data_docs_dir, self.run_log, *([Path(self.dagster_home)] if self.dagster_home else [])]
 
     # ---- what other programs read --------------------------------------------------------------
     def duckdb_config(self) -> dict[str, str]:
@@ -200,6 +210,8 @@ class Settings(dg.ConfigurableResource):
             "WAREHOUSE_CTCAE_LLN_ANC": f"{self.ctcae_lln_anc:g}",
             "WAREHOUSE_CTCAE_LLN_PLT": f"{self.ctcae_lln_plt:g}",
         }
+        if self.run_log_path:
+            env["WAREHOUSE_RUN_LOG"] = self.run_log_path
         if self.dagster_home:
             env["DAGSTER_HOME"] = self.dagster_home
         return env

@@ -28,3 +28,16 @@ SERVING = "serving"
 REPORTS = "reports"
 
 STAGES = (INGEST, AUDIT, STAGING, INTERMEDIATE, REFERENCE, MARTS, ANALYSIS, SERVING, REPORTS)
+
+# What `warehouse run` shows a person while it runs (dagster_project/run_display.py): a step's stage is
+# that of its assets' groups (dbt builds five groups in its one step); a step that only runs checks
+# (a Great Expectations suite) is `checks`. In the order a run goes through them.
+CHECKS_STAGE = "checks"
+RUN_STAGES: dict[str, tuple[str, ...]] = {
+    "ingest": (INGEST,),
+    "dbt build": (AUDIT, STAGING, INTERMEDIATE, REFERENCE, MARTS),
+    "analysis": (ANALYSIS,),
+    CHECKS_STAGE: (),
+    "publish": (SERVING,),
+    "report": (REPORTS,),
+}

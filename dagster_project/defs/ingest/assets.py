@@ -25,6 +25,8 @@ from dagster_project.settings import Settings
 from schemas.contract import SOURCES, Source
 
 ACCOUNTING_CHECK = "rows_accounted"
+# Metadata of a source's materialization: rows of this run's deliveries accepted (`warehouse run` adds them up).
+NEW_ROWS_ACCEPTED = "new_rows_accepted"
 STUDIES_KEY = dg.AssetKey(["raw", "studies"])
 
 _ACCOUNTING_SQL = """
@@ -104,7 +106,7 @@ def _ingest_asset(source: Source) -> dg.AssetsDefinition:
         yield dg.MaterializeResult(
             metadata={
                 "new_deliveries": len(outcomes),
-                "new_rows_accepted": sum(o.rows_accepted for o in new),
+                NEW_ROWS_ACCEPTED: sum(o.rows_accepted for o in new),
                 "new_rows_quarantined": sum(o.rows_quarantined for o in outcomes),
                 "deliveries": frame_table(pd.DataFrame(
                     [(o.file_name, o.status, o.rows_delivered, o.rows_accepted, o.rows_quarantined) for o in outcomes],

@@ -22,10 +22,12 @@ The folders are the settings' (Settings.gx_dir, Settings.data_docs_dir: <data di
 from __future__ import annotations
 
 import ast
+import atexit
 import fcntl
 import html
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -227,6 +229,33 @@ def _keep_duckdb_connection() -> None:
 
 
 _keep_duckdb_connection()
+
+
+def _keep_modules_until_their_globals_are_cleared() -> None:
+    """At exit, hold every module until the interpreter clears module globals (registered with
+    atexit; it runs once nothing else will).
+
+    Why: a process that ran a suite printed ~40 lines of `nanobind: leaked 27 instances ...
+    "_duckdb._sqltypes.DuckDBPyType"` as it exited (`import great_expectations, duckdb_engine`
+    alone did; no connection or engine was left open: `_close` disposes them). Python 3.11's
+    shutdown clears the globals of the modules still alive after its first garbage collection;
+    a module whose object is gone by then, while its functions are still held, keeps its globals,
+    and everything they reach outlives the last collection. Two such holders: the six dialects
+    `referencing.jsonschema` (jsonschema, which GX imports) keeps in an rpds map, a container the
+    collector cannot see into (crate-py/rpds#264), in a cycle through its module's globals; and the
+    callbacks modules register with `os.register_at_fork` (importlib_metadata's cache), which the
+    interpreter drops only after its last collection. From those globals the way runs through
+    typing and SQLAlchemy (SQLAlchemy's `dataclass_transform` on typing's shared overload stub) to
+    the compiler duckdb-engine registers on SQLAlchemy's TryCast, to duckdb-engine's globals and
+    the DuckDB types its annotations name; DuckDB's module, built with nanobind, reports each of
+    them at exit. Holding every module object from `sys` (cleared after the module globals) makes
+    the interpreter clear every module's globals, which cuts those ways, and the last collection
+    frees the rest. tests/test_run_output.py fails if the lines come back.
+    """
+    sys._warehouse_modules_until_exit = list(sys.modules.values())
+
+
+atexit.register(_keep_modules_until_their_globals_are_cleared)
 
 
 def _validation(context, datasource, suite_name: str, relation: str, expectations: Sequence[gx.expectations.Expectation]):
