@@ -109,6 +109,15 @@ def measure_floor(root: Path, run_id: str | None) -> Floor | None:
             con.execute(f'create schema if not exists "{seed["schema"]}"')
             name = seed.get("alias") or seed["name"]
             con.execute(f'create table "{seed["schema"]}"."{name}" as select * from pipeline."{seed["schema"]}"."{name}"')
+        # The dbt Python models' tables too (the floor is SQL only), so that the SQL models built
+        # on them (audit_lineage reads agg_toxicity_rates' counted subjects) have their input.
+        python_nodes = [v for v in manifest["nodes"].values()
+                        if v["resource_type"] == "model" and v.get("language") == "python"]
+        for node in python_nodes:
+            con.execute(f'create schema if not exists "{node["schema"]}"')
+            name = node.get("alias") or node["name"]
+            con.execute(f'create table "{node["schema"]}"."{name}" as '
+                        f'select * from pipeline."{node["schema"]}"."{name}"')
         con.execute("detach pipeline")
         from dagster_project.lib.ingest.store import ensure_tables
 
