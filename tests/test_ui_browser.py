@@ -133,11 +133,13 @@ def browser(ui):
 
 
 def _wait(driver, condition, timeout: float, what: str, page_dump: Path):
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.5).until(lambda d: condition(d))
+        # an element read while the page re-renders is stale: poll again (selenium's own remedy)
+        return WebDriverWait(driver, timeout, poll_frequency=0.5,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: condition(d))
     except TimeoutException:
         page_dump.write_text(driver.page_source)
         driver.save_screenshot(str(page_dump.with_suffix(".png")))
