@@ -23,3 +23,36 @@
 {% macro lineage_key(table) -%}
     {{ var('lineage_key_sql')[table] }}
 {%- endmacro %}
+
+{#- The columns of one audit.lineage edge (audit_lineage.sql), written once:
+    `lineage_edge_to_row` - to the delivered row `row` (a delivered_row struct);
+    `lineage_edge_to_target` - to another lineage target's value. -#}
+{% macro lineage_edge_to_row(target_table, target_key, target_column, row) -%}
+        '{{ target_table }}' as target_table,
+        {{ target_key }} as target_key,
+        '{{ target_column }}' as target_column,
+        'raw.' || {{ row }}.source as upstream_table,
+        cast(null as varchar) as upstream_key,
+        cast(null as varchar) as upstream_column,
+        {{ row }}.source as source,
+        {{ row }}.delivery_sha256 as delivery_sha256,
+        {{ row }}.file_name as file_name,
+        {{ row }}.row_number as row_number,
+        {{ row }}.record_seq as record_seq,
+        {{ row }}.study_day as study_day
+{%- endmacro %}
+
+{% macro lineage_edge_to_target(target_table, target_key, target_column, upstream_table, upstream_key, upstream_column) -%}
+        '{{ target_table }}' as target_table,
+        {{ target_key }} as target_key,
+        {{ target_column }} as target_column,
+        '{{ upstream_table }}' as upstream_table,
+        {{ upstream_key }} as upstream_key,
+        '{{ upstream_column }}' as upstream_column,
+        cast(null as varchar) as source,
+        cast(null as varchar) as delivery_sha256,
+        cast(null as varchar) as file_name,
+        cast(null as bigint) as row_number,
+        cast(null as varchar) as record_seq,
+        cast(null as double) as study_day
+{%- endmacro %}

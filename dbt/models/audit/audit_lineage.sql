@@ -45,18 +45,7 @@ max_grade_rows as (
 max_grade_edges as (
     select
         study_id,
-        'int_toxicity_max_grades' as target_table,
-        target_key,
-        'max_grade' as target_column,
-        'raw.' || delivered.source as upstream_table,
-        cast(null as varchar) as upstream_key,
-        cast(null as varchar) as upstream_column,
-        delivered.source as source,
-        delivered.delivery_sha256,
-        delivered.file_name,
-        delivered.row_number,
-        delivered.record_seq,
-        delivered.study_day
+        {{ lineage_edge_to_row('int_toxicity_max_grades', 'target_key', 'max_grade', 'delivered') }}
     from max_grade_rows
 ),
 
@@ -76,18 +65,8 @@ endpoint_grades as (
 endpoint_grade_edges as (
     select
         e.study_id,
-        'marts.fct_subject_endpoints' as target_table,
-        e.target_key,
-        e.target_column,
-        'int_toxicity_max_grades' as upstream_table,
-        m.upstream_key,
-        'max_grade' as upstream_column,
-        cast(null as varchar) as source,
-        cast(null as varchar) as delivery_sha256,
-        cast(null as varchar) as file_name,
-        cast(null as bigint) as row_number,
-        cast(null as varchar) as record_seq,
-        cast(null as double) as study_day
+        {{ lineage_edge_to_target('marts.fct_subject_endpoints', 'e.target_key', 'e.target_column',
+                                  'int_toxicity_max_grades', 'm.upstream_key', 'max_grade') }}
     from endpoint_grades as e
     inner join (
         select study_id, subject_id, toxicity, criteria, {{ lineage_key('int_toxicity_max_grades') }} as upstream_key
@@ -115,18 +94,7 @@ derived_rows as (
 derived_edges as (
     select
         study_id,
-        'marts.fct_subject_endpoints' as target_table,
-        {{ lineage_key('marts.fct_subject_endpoints') }} as target_key,
-        'crs_max_grade_derived' as target_column,
-        'raw.' || delivered.source as upstream_table,
-        cast(null as varchar) as upstream_key,
-        cast(null as varchar) as upstream_column,
-        delivered.source as source,
-        delivered.delivery_sha256,
-        delivered.file_name,
-        delivered.row_number,
-        delivered.record_seq,
-        delivered.study_day
+        {{ lineage_edge_to_row('marts.fct_subject_endpoints', lineage_key('marts.fct_subject_endpoints'), 'crs_max_grade_derived', 'delivered') }}
     from derived_rows
 ),
 
@@ -143,18 +111,7 @@ steroid_rows as (
 steroid_edges as (
     select
         study_id,
-        'marts.fct_subject_endpoints' as target_table,
-        {{ lineage_key('marts.fct_subject_endpoints') }} as target_key,
-        'steroid_dex_equiv_mg_total' as target_column,
-        'raw.' || delivered.source as upstream_table,
-        cast(null as varchar) as upstream_key,
-        cast(null as varchar) as upstream_column,
-        delivered.source as source,
-        delivered.delivery_sha256,
-        delivered.file_name,
-        delivered.row_number,
-        delivered.record_seq,
-        delivered.study_day
+        {{ lineage_edge_to_row('marts.fct_subject_endpoints', lineage_key('marts.fct_subject_endpoints'), 'steroid_dex_equiv_mg_total', 'delivered') }}
     from steroid_rows
 ),
 
@@ -162,18 +119,7 @@ steroid_edges as (
 best_response_edges as (
     select
         study_id,
-        'marts.fct_subject_endpoints' as target_table,
-        {{ lineage_key('marts.fct_subject_endpoints') }} as target_key,
-        'best_response_d100' as target_column,
-        'raw.' || best_response_row.source as upstream_table,
-        cast(null as varchar) as upstream_key,
-        cast(null as varchar) as upstream_column,
-        best_response_row.source as source,
-        best_response_row.delivery_sha256,
-        best_response_row.file_name,
-        best_response_row.row_number,
-        best_response_row.record_seq,
-        best_response_row.study_day
+        {{ lineage_edge_to_row('marts.fct_subject_endpoints', lineage_key('marts.fct_subject_endpoints'), 'best_response_d100', 'best_response_row') }}
     from endpoints
     where best_response_row is not null
 ),
@@ -192,18 +138,8 @@ counted as (
 rate_edges as (
     select
         study_id,
-        'marts.agg_toxicity_rates' as target_table,
-        target_key,
-        'n_subjects' as target_column,
-        'int_toxicity_max_grades' as upstream_table,
-        {{ lineage_key('int_toxicity_max_grades') }} as upstream_key,
-        'max_grade' as upstream_column,
-        cast(null as varchar) as source,
-        cast(null as varchar) as delivery_sha256,
-        cast(null as varchar) as file_name,
-        cast(null as bigint) as row_number,
-        cast(null as varchar) as record_seq,
-        cast(null as double) as study_day
+        {{ lineage_edge_to_target('marts.agg_toxicity_rates', 'target_key', "'n_subjects'",
+                                  'int_toxicity_max_grades', lineage_key('int_toxicity_max_grades'), 'max_grade') }}
     from counted
 ),
 
