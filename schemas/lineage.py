@@ -18,7 +18,36 @@ LINEAGE_KEYS: dict[str, tuple[str, ...]] = {
     "int_toxicity_max_grades": ("subject_id", "toxicity", "criteria"),
     "marts.fct_subject_endpoints": ("subject_id",),
     "marts.agg_toxicity_rates": ("toxicity", "criteria", "group_by", "group_value", "grade_category"),
+    "marts.agg_response_rates": ("measure", "group_by", "group_value"),
     "marts.fct_cytokine_kinetics": ("subject_id", "specimen", "analyte"),
+    # analysis tables: their edges are written by the analysis code (ANALYSIS_LINEAGE_TABLE)
+    "analysis.csf_pre_post": ("analyte",),
+    "analysis.km_summary": ("endpoint", "group_by", "group_value"),
+    "analysis.km_logrank": ("endpoint", "group_by", "comparison"),
+}
+
+LINEAGE_TABLE = "audit.lineage"  # the edges dbt writes (audit_lineage.sql)
+# The targets of the analysis code's edges; every other table of LINEAGE_KEYS is dbt's.
+ANALYSIS_TARGETS: tuple[str, ...] = tuple(t for t in LINEAGE_KEYS if t.startswith("analysis."))
+DBT_TARGETS: tuple[str, ...] = tuple(t for t in LINEAGE_KEYS if t not in ANALYSIS_TARGETS)
+# The edges of the analysis tables, written by the analysis assets with their tables (the same
+# columns); `warehouse explain` reads both.
+ANALYSIS_LINEAGE_TABLE = "audit.analysis_lineage"
+# The columns of an edge, in order (audit_lineage.sql writes the same through its macros).
+EDGE_COLUMNS: dict[str, str] = {
+    "study_id": "varchar",
+    "target_table": "varchar",
+    "target_key": "varchar",
+    "target_column": "varchar",
+    "upstream_table": "varchar",
+    "upstream_key": "varchar",
+    "upstream_column": "varchar",
+    "source": "varchar",
+    "delivery_sha256": "varchar",
+    "file_name": "varchar",
+    "row_number": "bigint",
+    "record_seq": "varchar",
+    "study_day": "double",
 }
 
 SEPARATOR = "|"
@@ -46,7 +75,7 @@ def explain_hint(table: str) -> str | None:
     """How to explain a number of `table` (its asset page says it), None when it has no lineage."""
     if table in ROW_GRAIN_IDS:
         columns: tuple[str, ...] = (ROW_GRAIN_IDS[table],)
-    elif table in LINEAGE_KEYS and table.startswith("marts."):
+    elif table in LINEAGE_KEYS and table.startswith(("marts.", "analysis.")):
         columns = LINEAGE_KEYS[table]
     else:
         return None

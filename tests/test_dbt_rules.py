@@ -106,8 +106,8 @@ def _vocabularies() -> dict[str, tuple]:
         "derived_grade": derived_grades,
         # ASTCT: hypotension and hypoxia alone start at grade 2 (derivations.md)
         "hypotension_grade": (0, *range(2, vocabulary.MAX_GRADE)),
-        # audit.lineage: the tables schemas/lineage.py keys
-        "target_table": tuple(lineage.LINEAGE_KEYS),
+        # audit.lineage: the tables of schemas/lineage.py that dbt writes edges for
+        "target_table": lineage.DBT_TARGETS,
     }
 
 
