@@ -24,6 +24,8 @@ LINEAGE_KEYS: dict[str, tuple[str, ...]] = {
     "analysis.csf_pre_post": ("analyte",),
     "analysis.km_summary": ("endpoint", "group_by", "group_value"),
     "analysis.km_logrank": ("endpoint", "group_by", "comparison"),
+    "analysis.intervention_windows": ("subject_id", "measure"),
+    "analysis.intervention_tests": ("measure",),
 }
 
 LINEAGE_TABLE = "audit.lineage"  # the edges dbt writes (audit_lineage.sql)
@@ -59,6 +61,19 @@ def key_sql(table: str, alias: str | None = None) -> str:
     prefix = f"{alias}." if alias else ""
     parts = [f"'{column}=' || coalesce(cast({prefix}{column} as varchar), '')" for column in LINEAGE_KEYS[table]]
     return f" || '{SEPARATOR}' || ".join(parts)
+
+
+def key_text(table: str, values) -> str:
+    """The key `key_sql(table)` gives a row, from the row's values in Python (a mapping of
+    column -> value; None is empty text). For keys of text columns: the analysis code writes
+    its edges' keys with it, the report finds a cell's page by it."""
+    return SEPARATOR.join(f"{c}={_text(values.get(c))}" for c in LINEAGE_KEYS[table])
+
+
+def _text(value) -> str:
+    if value is None or (isinstance(value, float) and value != value) or type(value).__name__ == "NAType":
+        return ""  # None, NaN, pandas' NA
+    return str(value)
 
 
 def dbt_vars() -> dict[str, dict[str, str]]:

@@ -434,8 +434,12 @@ def test_assets_on_a_cohort_without_a_course_write_empty_tables(tmp_path, monkey
             con.execute(f"create schema {schema}")
         for name, frame in {
             "staging.stg_clinical__medications": meds_frame([med("S1", FIRST, "prophylaxis")]),
-            "staging.stg_clinical__vitals": vitals_frame([("S1", FIRST, 38.0)]),
-            "marts.fct_biomarker_results": biomarker,
+            # the staging and mart rows name their delivered row (lineage)
+            "staging.stg_clinical__vitals": vitals_frame([("S1", FIRST, 38.0)]).assign(
+                delivery_sha256="0" * 64, file_name="vitals/v.csv", row_number=1),
+            "marts.fct_biomarker_results": biomarker.assign(
+                source="serum_labs", delivery_sha256="1" * 64, file_name="serum_labs/l.csv", row_number=1,
+                record_seq=None),
             "marts.dim_studies": pd.DataFrame({"title": ["park2023"], "time_mode": ["calendar"]}),
         }.items():
             frame = pd.concat([pd.DataFrame({"study_id": ["default"] * len(frame)}), frame], axis=1)

@@ -12,6 +12,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from schemas.lineage import ANALYSIS_LINEAGE_TABLE, EDGE_COLUMNS
+
 
 
 def read_table(
@@ -38,9 +40,12 @@ def read_table(
 
 
 def replace_tables(db_path: str | Path, schema: str, tables: dict[str, pd.DataFrame],
-                   duckdb_config: dict[str, str] | None = None) -> dict[str, int]:
+                   duckdb_config: dict[str, str] | None = None,
+                   lineage: pd.DataFrame | None = None) -> dict[str, int]:
     """Replace each `schema.name` with its frame, all in one transaction; return row counts.
-    `duckdb_config`: the writer connection's settings (Settings.duckdb_config(): memory limit)."""
+    `duckdb_config`: the writer connection's settings (Settings.duckdb_config(): memory limit).
+    `lineage`: the edges of these tables' values (lib/lineage/edges.py), replacing in
+    audit.analysis_lineage every edge of the tables written, in the same transaction."""
     with duckdb.connect(str(db_path), config=duckdb_config or {}) as con:
         con.execute(f'create schema if not exists "{schema}"')
         con.execute("begin transaction")
@@ -49,11 +54,29 @@ def replace_tables(db_path: str | Path, schema: str, tables: dict[str, pd.DataFr
                 con.register("frame_to_write", frame)
                 con.execute(f'create or replace table "{schema}"."{name}" as select * from frame_to_write')
                 con.unregister("frame_to_write")
+            if lineage is not None:
+                _replace_edges(con, [f"{schema}.{name}" for name in tables], lineage)
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
             raise
     return {name: len(frame) for name, frame in tables.items()}
+
+
+def _replace_edges(con: duckdb.DuckDBPyConnection, targets: list[str], edges: pd.DataFrame) -> None:
+    """Every edge of `targets` in audit.analysis_lineage replaced by `edges` (of those targets)."""
+    stray = sorted(set(edges["target_table"]) - set(targets)) if len(edges) else []
+    if stray:
+        raise ValueError(f"lineage edges of tables not written here: {stray}")
+    schema, _ = ANALYSIS_LINEAGE_TABLE.split(".")
+    columns = ", ".join(f"{c} {t}" for c, t in EDGE_COLUMNS.items())
+    con.execute(f'create schema if not exists "{schema}"')
+    con.execute(f"create table if not exists {ANALYSIS_LINEAGE_TABLE} ({columns})")
+    con.execute(f"delete from {ANALYSIS_LINEAGE_TABLE} where target_table in (select unnest(?::varchar[]))", [targets])
+    if len(edges):
+        con.register("edges_to_write", edges)
+        con.execute(f"insert into {ANALYSIS_LINEAGE_TABLE} by name select * from edges_to_write")
+        con.unregister("edges_to_write")
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, relations: Sequence[str]) -> dict[str, list[tuple[str, str]]]:

@@ -28,6 +28,7 @@ from dagster_project.lib.analysis.intervention import (
     on_study_day_timeline,
 )
 from dagster_project.lib.analysis.studies import stack, study_rows
+from dagster_project.lib.lineage.edges import edge_frame
 from dagster_project.defs.analysis.figure_metadata import figure_metadata
 from dagster_project.defs.analysis.studies import figure_label, read_studies, remove_stale_figures, study_folder
 from dagster_project.defs.table_metadata import table_metadata
@@ -87,6 +88,7 @@ def intervention_tables(settings: Settings):
     llns = {"ANC": settings.ctcae_lln_anc, "PLT": settings.ctcae_lln_plt}
     studies = read_studies(settings.db_path)
     parts: dict[str, list] = {"courses": [], "windows": [], "tests": [], "grades": []}
+    edges: list = []  # the windows' and tests' lineage (lib/analysis/intervention.lineage)
     for study in studies:
         sid = study.study_id
         medications = _study_table(settings, "staging.stg_clinical__medications", sid)
@@ -95,15 +97,16 @@ def intervention_tables(settings: Settings):
             on_study_day_timeline(medications, "administered_at") if study.relative else medications
         )["subject_id"].tolist()
         vitals = _study_table(settings, "staging.stg_clinical__vitals", sid,
-                              "subject_id, recorded_at, study_day, temperature_c", subject_ids=with_course)
+                              "subject_id, recorded_at, study_day, temperature_c, delivery_sha256, file_name, row_number",
+                              subject_ids=with_course)
         results = _study_table(
             settings, "marts.fct_biomarker_results", sid,
             "measurement_id, subject_id, specimen, analyte, sample_id, collected_at, study_day, analysis_value, "
-            "unit, censoring, substitution_rule",
+            "unit, censoring, substitution_rule, source, delivery_sha256, file_name, row_number, record_seq",
             subject_ids=with_course,
         )
         tables = intervention_study(medications, vitals, results, relative=study.relative,
-                                    lln_anc=llns["ANC"], lln_plt=llns["PLT"])
+                                    lln_anc=llns["ANC"], lln_plt=llns["PLT"], study_id=sid, edges=edges)
         for name, table in zip(parts, tables):
             parts[name].append((sid, table))
     courses = stack(parts["courses"], COURSE_COLUMNS)
@@ -115,6 +118,7 @@ def intervention_tables(settings: Settings):
         "analysis",
         {"intervention_windows": windows, "intervention_tests": tests, "intervention_lab_grades": grades},
         settings.duckdb_config(),
+        lineage=edge_frame(edges),
     )
 
     common = {"subjects_with_course": len(courses)}

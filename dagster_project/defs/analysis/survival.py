@@ -9,6 +9,7 @@ from dagster_project.defs.table_metadata import table_metadata
 from dagster_project.figures.survival import km_figure
 from dagster_project.lib.analysis.studies import study_rows
 from dagster_project.lib.analysis.survival import build_km_tables_by_study, has_survival_data
+from dagster_project.lib.lineage.edges import edge_frame
 from dagster_project.lib.warehouse import read_table, replace_tables
 from dagster_project.settings import Settings
 
@@ -44,8 +45,10 @@ def _logrank_p(logrank, endpoint: str) -> float | None:
 def survival_tables(settings: Settings):
     studies = read_studies(settings.db_path)
     endpoints = read_table(settings.db_path, "marts.fct_subject_endpoints")
-    curves, summary, logrank = build_km_tables_by_study(endpoints, [s.study_id for s in studies])
-    replace_tables(settings.db_path, "analysis", {"km_curves": curves, "km_summary": summary, "km_logrank": logrank}, settings.duckdb_config())
+    edges: list = []
+    curves, summary, logrank = build_km_tables_by_study(endpoints, [s.study_id for s in studies], edges=edges)
+    replace_tables(settings.db_path, "analysis", {"km_curves": curves, "km_summary": summary, "km_logrank": logrank},
+                   settings.duckdb_config(), lineage=edge_frame(edges))
     figures, not_drawn = {}, []
     for study in studies:
         sid, label = study.study_id, figure_label(studies, study.study_id)

@@ -32,11 +32,13 @@ import numpy as np
 import pandas as pd
 
 from dagster_project.lib.analysis.studies import stack, studies_of, study_rows
+from dagster_project.lib.lineage.edges import DELIVERED_COLUMNS, edge_frame, edges_to_rows, empty_edges
 from stats.pm_wilcoxon import pm_wilcox_test
 from schemas.analytes import CYTOKINE_CODES
 from schemas.dbt_vars import window
 
-__all__ = ["COLUMNS", "SELECTION_COLUMNS", "csf_pre_post", "csf_pre_post_by_study", "select_pre_post", "summarize"]
+__all__ = ["COLUMNS", "SELECTION_COLUMNS", "csf_pre_post", "csf_pre_post_by_study", "lineage", "select_pre_post",
+           "summarize"]
 
 # pre: the baseline window of the dbt project (var baseline_window_*, -14..0), read at call time.
 POST_FIRST_DAY, POST_LAST_DAY, POST_TARGET_DAY = 3, 7, 5
@@ -68,6 +70,12 @@ COLUMNS = [
     "quantile_type",
     "substitution_rule",
 ]
+TABLE = "analysis.csf_pre_post"
+# Which chosen samples decide each value of a row (lineage): a side's samples its n and
+# quartiles; the subjects with both sides / one side their counts; every sample the test.
+PRE_COLUMNS = ("n_pre", "median_pre", "q1_pre", "q3_pre")
+POST_COLUMNS = ("n_post", "median_post", "q1_post", "q3_post")
+TEST_COLUMNS = ("statistic", "p_value")
 
 
 def _default_measures(csf: pd.DataFrame) -> pd.Series:
@@ -117,7 +125,9 @@ def select_pre_post(results: pd.DataFrame, *, analytes: list[str] | None = None)
                             na_position="last")
     post = post.groupby(key, sort=False).head(1).assign(timepoint="post")
 
-    out = pd.concat([pre, post], ignore_index=True)[SELECTION_COLUMNS]
+    # the delivered row of each sample (when the rows carry it: marts.fct_biomarker_results does)
+    delivered = [c for c in DELIVERED_COLUMNS if c in csf.columns]
+    out = pd.concat([pre, post], ignore_index=True)[SELECTION_COLUMNS + delivered]
     return out.sort_values(["analyte", "subject_id", "timepoint"], ascending=[True, True, False]).reset_index(
         drop=True
     )
@@ -204,6 +214,37 @@ def summarize(chosen: pd.DataFrame, results: pd.DataFrame, *, analytes: list[str
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
     return pd.DataFrame(rows)[COLUMNS]
+
+
+def lineage(study_id: str, chosen: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """The edges of one study's `summary` rows (audit.analysis_lineage, lib/lineage/edges.py):
+    each value to the delivered rows of the samples :func:`select_pre_post` chose for it
+    (``chosen``, with the delivered columns): PRE_COLUMNS the pre samples, POST_COLUMNS the post
+    samples, n_paired both samples of the subjects with both, n_pre_only / n_post_only the sample
+    of the subjects with one, the test (when it ran) every chosen sample. Empty when ``chosen``
+    does not name its delivered rows."""
+    if not set(DELIVERED_COLUMNS) <= set(chosen.columns) or summary.empty:
+        return empty_edges()
+    by_analyte = dict(tuple(chosen.groupby("analyte", sort=False)))
+    parts = []
+    for row in summary.itertuples(index=False):
+        rows = by_analyte.get(row.analyte)
+        if rows is None:
+            continue
+        key = {"analyte": row.analyte}
+        pre, post = rows[rows["timepoint"] == "pre"], rows[rows["timepoint"] == "post"]
+        paired = set(pre["subject_id"]) & set(post["subject_id"])
+        both = rows["subject_id"].isin(paired)
+        parts += [
+            edges_to_rows(study_id, TABLE, key, PRE_COLUMNS, pre),
+            edges_to_rows(study_id, TABLE, key, POST_COLUMNS, post),
+            edges_to_rows(study_id, TABLE, key, ("n_paired",), rows[both]),
+            edges_to_rows(study_id, TABLE, key, ("n_pre_only",), pre[~pre["subject_id"].isin(paired)]),
+            edges_to_rows(study_id, TABLE, key, ("n_post_only",), post[~post["subject_id"].isin(paired)]),
+        ]
+        if not pd.isna(row.p_value):
+            parts.append(edges_to_rows(study_id, TABLE, key, TEST_COLUMNS, rows))
+    return edge_frame(parts)
 
 
 def csf_pre_post_by_study(results: pd.DataFrame, *, studies: list[str] | None = None,

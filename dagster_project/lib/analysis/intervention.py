@@ -80,6 +80,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from dagster_project.lib.lineage.edges import edge_frame, edges_to_rows, edges_to_targets
+
 from stats.ctcae import DEFAULT_LLN, ctcae_grades
 from stats.paired_t import paired_t, ratio_paired_t
 from schemas.analytes import CYTOKINE_CODES
@@ -414,6 +416,8 @@ def _row(course, measure: str, kind: str, unit, before, n_before, after, n_after
         rules = {r["substitution_rule"] for r in (before, after) if r is not None and pd.notna(r["substitution_rule"])}
         rule = ";".join(sorted(rules)) or None
     return {
+        "_before_row": _delivered_row(before, "vitals" if kind == "vital" else None),
+        "_after_row": _delivered_row(after, "vitals" if kind == "vital" else None),
         "subject_id": course.subject_id,
         "measure": measure,
         "kind": kind,
@@ -437,12 +441,25 @@ def _row(course, measure: str, kind: str, unit, before, n_before, after, n_after
     }
 
 
-def intervention_windows(courses: pd.DataFrame, vitals: pd.DataFrame, biomarkers: pd.DataFrame) -> pd.DataFrame:
+def _delivered_row(row: pd.Series | None, source: str | None) -> dict | None:
+    """The delivered row of a chosen reading or result (lineage), when its rows name it
+    (delivery_sha256, file_name, row_number; the source and SDTM --SEQ when they have them)."""
+    if row is None or "delivery_sha256" not in row.index or pd.isna(row["delivery_sha256"]):
+        return None
+    return {"source": row.get("source", source) or source, "delivery_sha256": row["delivery_sha256"],
+            "file_name": row["file_name"], "row_number": row["row_number"], "record_seq": row.get("record_seq"),
+            "study_day": row.get("study_day")}
+
+
+def intervention_windows(courses: pd.DataFrame, vitals: pd.DataFrame, biomarkers: pd.DataFrame,
+                         rows: list[dict] | None = None) -> pd.DataFrame:
     """``analysis.intervention_windows``: one row per subject with a course x measure.
 
     ``courses`` from :func:`anakinra_courses`; ``vitals`` rows of ``staging.stg_clinical__vitals``
     (subject_id, recorded_at, temperature_c; study_day used when present); ``biomarkers`` rows of
     ``marts.fct_biomarker_results`` (serum rows are used). Windows and statuses: module doc.
+    ``rows`` (a list): for :func:`lineage`, one entry per window row appended, its subject_id,
+    measure and the delivered rows of its before and after values (None where not named).
     """
     _require(courses, ["subject_id", "first_dose_at", "last_dose_at"], "courses")
     _require(vitals, ["subject_id", "recorded_at", "temperature_c"], "vitals")
@@ -506,7 +523,42 @@ def intervention_windows(courses: pd.DataFrame, vitals: pd.DataFrame, biomarkers
                               time_col="collected_at", value_col="analysis_value", how="earliest")
             records.append(_row(course, measure, "cytokine", None, before, nb, after, na,
                                 "collected_at", "analysis_value"))
+    if rows is not None:
+        rows.extend({"subject_id": r["subject_id"], "measure": r["measure"], "before": r["_before_row"],
+                     "after": r["_after_row"]} for r in records)
     return _frame(records, WINDOW_COLUMNS)
+
+
+WINDOWS_TABLE, TESTS_TABLE = "analysis.intervention_windows", "analysis.intervention_tests"
+# A test's values are decided by its pairs; n_subjects and n_missing by every window row.
+PAIR_COLUMNS = ("n_pairs", "mean_before", "mean_after", "statistic", "p_value", "gm_ratio", "gm_ratio_ci_low",
+                "gm_ratio_ci_high", "mean_pct_change", "median_pct_change", "n_decreased")
+
+
+def lineage(study_id: str, rows: list[dict], windows: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
+    """The edges of one study's windows and tests (audit.analysis_lineage, lib/lineage/edges.py):
+    a window row's before_value / after_value -> the delivered row of the reading or result
+    chosen, its pct_change, ratio and status -> both; a test's PAIR_COLUMNS -> the status of its
+    window rows ``paired`` (the rows it tested), n_subjects and n_missing -> every window row of
+    the measure. ``rows`` from :func:`intervention_windows` (``rows=``)."""
+    parts = []
+    for row in rows:
+        key = {"subject_id": row["subject_id"], "measure": row["measure"]}
+        chosen = [r for r in (row["before"], row["after"]) if r is not None]
+        for columns, refs in ((("before_value",), [row["before"]]), (("after_value",), [row["after"]]),
+                              (("pct_change", "ratio", "status"), chosen)):
+            refs = [r for r in refs if r is not None]
+            if refs:
+                parts.append(edges_to_rows(study_id, WINDOWS_TABLE, key, columns, pd.DataFrame(refs)))
+    for measure, group in windows.groupby("measure", sort=False):
+        key = {"measure": measure}
+        every = [{"subject_id": s, "measure": measure} for s in group["subject_id"]]
+        paired = [{"subject_id": s, "measure": measure} for s in group.loc[group["status"] == "paired", "subject_id"]]
+        if measure in set(tests["measure"]):
+            parts.append(edges_to_targets(study_id, TESTS_TABLE, key, ("n_subjects", "n_missing"), WINDOWS_TABLE,
+                                          every, "status"))
+            parts.append(edges_to_targets(study_id, TESTS_TABLE, key, PAIR_COLUMNS, WINDOWS_TABLE, paired, "status"))
+    return edge_frame(parts)
 
 
 # --------------------------------------------------------------------------------------------
@@ -657,17 +709,23 @@ def intervention_study(
     relative: bool = False,
     lln_anc: float = DEFAULT_LLN["ANC"],
     lln_plt: float = DEFAULT_LLN["PLT"],
+    study_id: str | None = None,
+    edges: list[pd.DataFrame] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """``(courses, windows, tests, lab_grades)`` of one study's rows (see the module doc);
     ``relative``: the study is in relative time (hours measured on its study days, clock columns
-    null)."""
+    null). ``edges`` (a list): the lineage of the windows and tests of study ``study_id`` is
+    appended to it (:func:`lineage`)."""
     if relative:
         medications = on_study_day_timeline(medications, "administered_at")
         vitals = on_study_day_timeline(vitals, "recorded_at")
         biomarkers = on_study_day_timeline(biomarkers, "collected_at")
     courses = anakinra_courses(medications)
-    windows = intervention_windows(courses, vitals, biomarkers)
+    chosen: list[dict] | None = [] if edges is not None else None
+    windows = intervention_windows(courses, vitals, biomarkers, rows=chosen)
     tests = intervention_tests(windows)
+    if edges is not None:
+        edges.append(lineage(study_id, chosen, windows, tests))
     grades = intervention_lab_grades(courses, biomarkers, lln_anc=lln_anc, lln_plt=lln_plt)
     if relative:
         courses = _no_clock(courses, CALENDAR_COLUMNS["courses"])

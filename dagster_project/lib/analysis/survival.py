@@ -33,6 +33,7 @@ import pandas as pd
 
 from dagster_project.lib.analysis.studies import stack, studies_of, study_rows
 from schemas.vocabulary import KM_GROUP_BYS, OVERALL, OVERALL_VALUE
+from dagster_project.lib.lineage.edges import edges_to_targets
 from stats.kaplan_meier import CURVE_COLUMNS, days_to_months, kaplan_meier, logrank
 
 __all__ = [
@@ -76,6 +77,29 @@ LOGRANK_COLUMNS = [
     "test",
 ]
 REQUIRED_COLUMNS = ["subject_id", "disease"] + [c for pair in ENDPOINTS.values() for c in pair]
+SUMMARY_TABLE, LOGRANK_TABLE = "analysis.km_summary", "analysis.km_logrank"
+ENDPOINTS_TABLE = "marts.fct_subject_endpoints"  # the subjects' times and events
+
+
+def _subject_edges(edges, study_id, table, key, columns, subjects, column) -> None:
+    """Append the edges from `columns` of a row (`key`) to `column` of each of `subjects`' rows of
+    marts.fct_subject_endpoints (lineage, lib/lineage/edges.py)."""
+    if edges is not None:
+        edges.append(edges_to_targets(study_id, table, key, columns, ENDPOINTS_TABLE,
+                                      ({"subject_id": s} for s in subjects), column))
+
+
+def median_subjects(used: pd.DataFrame, median: float | None) -> list:
+    """The subjects whose events decide a Kaplan-Meier median: those with an event at the event
+    time(s) where the curve reaches 0.5 (the last event time <= the median and the first >= it:
+    one time, or the two whose midpoint R reports on a flat 0.5); every subject used when the
+    median is not reached (no event brought the curve to 0.5)."""
+    if median is None or (isinstance(median, float) and math.isnan(median)):
+        return list(used["subject_id"])
+    events = used[used["event"] == 1.0]
+    below, above = events.loc[events["time"] <= median, "time"], events.loc[events["time"] >= median, "time"]
+    times = {t for t in (below.max() if len(below) else None, above.min() if len(above) else None) if t is not None}
+    return list(events.loc[events["time"].isin(times), "subject_id"])
 
 
 def _events(values: pd.Series) -> pd.Series:
@@ -114,7 +138,7 @@ def _empty(columns: list[str]) -> pd.DataFrame:
 
 
 def build_km_tables(
-    endpoints: pd.DataFrame,
+    endpoints: pd.DataFrame, *, study_id: str | None = None, edges: list[pd.DataFrame] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """``(km_curves, km_summary, logrank_tests)`` from rows of ``marts.fct_subject_endpoints``.
 
@@ -125,6 +149,11 @@ def build_km_tables(
       95% CI (null when not reached), survival_12mo (null beyond follow-up), n_excluded (missing
       time or event), and the medians in months (days / 30.4375).
     - logrank_tests: per endpoint, the log-rank test across diseases (see module doc).
+
+    With ``edges`` (a list), the lineage of km_summary and logrank_tests is appended to it, from
+    the subjects each row used (study ``study_id``): n_subjects (and a log-rank test's statistic
+    and p_value) -> every subject used, its time; n_events -> the subjects with an event, its
+    event flag; median_days and median_months -> :func:`median_subjects`, their time.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in endpoints.columns]
     if missing:
@@ -138,6 +167,7 @@ def build_km_tables(
     for endpoint, (time_col, event_col) in ENDPOINTS.items():
         frame = pd.DataFrame(
             {
+                "subject_id": endpoints["subject_id"].to_numpy(dtype=object),
                 "disease": endpoints["disease"].to_numpy(dtype=object),
                 "time": pd.to_numeric(endpoints[time_col], errors="raise").astype(float).to_numpy(),
                 "event": _events(endpoints[event_col].reset_index(drop=True)).to_numpy(),
@@ -173,6 +203,12 @@ def build_km_tables(
                         "median_ci_high_months": _months(s.median_ci_high_days),
                     }
                 )
+                key = {"endpoint": endpoint, "group_by": group_by, "group_value": group_value}
+                _subject_edges(edges, study_id, SUMMARY_TABLE, key, ("n_subjects",), used["subject_id"], time_col)
+                _subject_edges(edges, study_id, SUMMARY_TABLE, key, ("n_events",),
+                               used.loc[used["event"] == 1.0, "subject_id"], event_col)
+                _subject_edges(edges, study_id, SUMMARY_TABLE, key, ("median_days", "median_months"),
+                               median_subjects(used, s.median_days), time_col)
 
         compared = frame[frame["usable"] & frame["disease"].notna()]
         diseases = sorted(compared["disease"].astype(str).unique())
@@ -199,6 +235,11 @@ def build_km_tables(
                     "test": "logrank",
                 }
             )
+            key = {"endpoint": endpoint, "group_by": "disease", "comparison": " vs ".join(diseases)}
+            _subject_edges(edges, study_id, LOGRANK_TABLE, key, ("n_subjects", "statistic", "p_value"),
+                           compared["subject_id"], time_col)
+            _subject_edges(edges, study_id, LOGRANK_TABLE, key, ("n_events",),
+                           compared.loc[compared["event"] == 1.0, "subject_id"], event_col)
 
     nonempty = [c for c in curves if len(c)]
     km_curves = (
@@ -228,13 +269,14 @@ def build_km_tables(
 
 
 def build_km_tables_by_study(
-    endpoints: pd.DataFrame, studies: list[str] | None = None,
+    endpoints: pd.DataFrame, studies: list[str] | None = None, edges: list[pd.DataFrame] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """:func:`build_km_tables` of each study's rows of ``marts.fct_subject_endpoints``, stacked
     with ``study_id`` first. ``studies``: every study to report (marts.dim_studies), also one
-    without rows; default the studies of ``endpoints``."""
+    without rows; default the studies of ``endpoints``. ``edges``: as for build_km_tables."""
     studies = studies_of(endpoints) if studies is None else list(studies)
-    tables = [(study, build_km_tables(study_rows(endpoints, study))) for study in studies]
+    tables = [(study, build_km_tables(study_rows(endpoints, study), study_id=study, edges=edges))
+              for study in studies]
     columns = (KM_CURVE_COLUMNS, KM_SUMMARY_COLUMNS, LOGRANK_COLUMNS)
     return tuple(stack([(study, t[i]) for study, t in tables], columns[i]) for i in range(3))  # type: ignore[return-value]
 

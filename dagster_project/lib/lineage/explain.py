@@ -5,11 +5,14 @@
 The targets are the rows of `schema.table` in the serving file whose --where columns equal the
 values given, compared as text (`cast(col as varchar) = value`). Two kinds of table:
 
-- a table of `schemas.lineage.LINEAGE_KEYS` (fct_subject_endpoints, agg_toxicity_rates,
-  fct_cytokine_kinetics): each target's key is `key_sql(table)` and each of its values that
-  audit.lineage explains (or only --column) follows the edges of audit.lineage: an edge to
-  another lineage target is followed in turn (a rate cell -> each counted subject's max grade ->
-  the assessments holding it), an edge to a delivered row ends there;
+- a table of `schemas.lineage.LINEAGE_KEYS` (fct_subject_endpoints, the rate tables,
+  fct_cytokine_kinetics, the analysis tables csf_pre_post, km_summary, km_logrank,
+  intervention_windows, intervention_tests): each
+  target's key is `key_sql(table)` and each of its values that has edges (or only --column)
+  follows the edges of audit.lineage (dbt's) and audit.analysis_lineage (the analysis code's):
+  an edge to another lineage target is followed in turn (a rate cell -> each counted subject's
+  max grade -> the assessments holding it; a Kaplan-Meier median -> the subjects whose events
+  decided it -> their outcomes rows), an edge to a delivered row ends there;
 - a table that carries its delivered row as columns (delivery_sha256, file_name, row_number,
   and source, record_seq when it has them: marts.fct_biomarker_results): each target is
   explained by that row.
@@ -41,11 +44,10 @@ import pandas as pd
 
 from dagster_project.lib.ingest.duplicates import normalized_codes
 from schemas.contract import IDENTIFYING_COLUMNS, SOURCES
-from schemas.lineage import LINEAGE_KEYS, key_sql
+from schemas.lineage import ANALYSIS_LINEAGE_TABLE, ANALYSIS_TARGETS, LINEAGE_KEYS, LINEAGE_TABLE, key_sql
 
 # The columns by which a row-grain mart names the delivered row it was read from.
 DELIVERY_COLUMNS = ("delivery_sha256", "file_name", "row_number")
-LINEAGE_TABLE = "audit.lineage"
 SUPERSEDED_TABLE = "audit.superseded_rows"
 MAX_DEPTH = 20  # lineage targets chained deeper than this would be a loop in audit.lineage
 NOTHING_RECORDED = "no delivered row: nothing recorded"
@@ -149,8 +151,9 @@ def _resolve(tables: dict[str, list[str]], table: str, where: Sequence[tuple[str
         raise ExplainError(f"unknown table {table!r} in the serving file{hint}")
     if table not in explainable:
         raise ExplainError(f"{table} has no lineage; explain covers {', '.join(explainable)}")
-    if table in LINEAGE_KEYS and LINEAGE_TABLE not in tables:
-        raise ExplainError(f"the serving file has no {LINEAGE_TABLE}: run `uv run warehouse run` to publish it")
+    edges_table = ANALYSIS_LINEAGE_TABLE if table in ANALYSIS_TARGETS else LINEAGE_TABLE
+    if table in LINEAGE_KEYS and edges_table not in tables:
+        raise ExplainError(f"the serving file has no {edges_table}: run `uv run warehouse run` to publish it")
     columns = tables[table]
     if not where:
         raise ExplainError("give at least one --where COLUMN=VALUE, e.g. --where subject_id=P001")
@@ -162,10 +165,20 @@ def _resolve(tables: dict[str, list[str]], table: str, where: Sequence[tuple[str
     return columns
 
 
+def _edges(con: duckdb.DuckDBPyConnection) -> str:
+    """The relation of every edge: audit.lineage and, once an analysis asset wrote it,
+    audit.analysis_lineage (the same columns)."""
+    present = {f"{s}.{t}" for s, t in con.execute(
+        "select table_schema, table_name from information_schema.tables where table_catalog = current_database()"
+    ).fetchall()}
+    tables = [t for t in (LINEAGE_TABLE, ANALYSIS_LINEAGE_TABLE) if t in present]
+    return "(" + " union all by name ".join(f"select * from {t}" for t in tables) + ")" if tables else LINEAGE_TABLE
+
+
 def _explained_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> list[str]:
-    """The table's columns audit.lineage has edges for, in the table's order."""
+    """The table's columns the lineage has edges for, in the table's order."""
     found = {c for (c,) in con.execute(
-        f"select distinct target_column from {LINEAGE_TABLE} where target_table = ?", [table]).fetchall()}
+        f"select distinct target_column from {_edges(con)} where target_table = ?", [table]).fetchall()}
     return [c for c in columns if c in found]
 
 
@@ -222,9 +235,9 @@ def _walk(nodes: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 
 def _follow(con: duckdb.DuckDBPyConnection, starts: list[dict[str, Any]]) -> None:
-    """Fill each target node's `upstream` from audit.lineage, level by level, down to the
+    """Fill each target node's `upstream` from the edges, level by level, down to the
     delivered rows; a target without an edge gets its `note`."""
-    frontier, expanded = starts, {}
+    frontier, expanded, edges_relation = starts, {}, _edges(con)
     for _ in range(MAX_DEPTH):
         if not frontier:
             return
@@ -233,7 +246,7 @@ def _follow(con: duckdb.DuckDBPyConnection, starts: list[dict[str, Any]]) -> Non
         con.register("explain_wanted", wanted)
         try:
             cursor = con.execute(
-                f"""select l.* from {LINEAGE_TABLE} as l
+                f"""select l.* from {edges_relation} as l
                     inner join explain_wanted as w
                         on l.study_id is not distinct from w.study_id and l.target_table = w.target_table
                         and l.target_key = w.target_key and l.target_column = w.target_column
@@ -267,7 +280,7 @@ def _follow(con: duckdb.DuckDBPyConnection, starts: list[dict[str, Any]]) -> Non
             if not node["upstream"]:
                 node["note"] = _nothing_recorded(node["value"])
         frontier = next_frontier
-    raise ExplainError(f"{LINEAGE_TABLE} chains targets more than {MAX_DEPTH} deep: a loop in the lineage")
+    raise ExplainError(f"the lineage chains targets more than {MAX_DEPTH} deep: a loop in the edges")
 
 
 def _nothing_recorded(value: Any) -> str:
