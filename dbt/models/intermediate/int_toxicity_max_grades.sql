@@ -10,7 +10,7 @@
       - IEC-HS by the criteria its summaries use, only where the study has IEC-HS data.
     For each subject, in this order:
       - daily: the subject has adjudicated daily grades of this toxicity and criteria
-        (int_toxicity_adjudicated_daily, any day): inside the toxicity window, study days
+        (int_toxicity_adjudicated_daily, any day: a day's grade is the worst of its assessments): inside the toxicity window, study days
         var toxicity_window_first_day..last_day (0..30, whole days, edges included),
         onset = first day with grade >= 1, duration = number of days with grade >= 1,
         max grade = the worst, 0 when no day of the window has grade >= 1;
@@ -40,28 +40,19 @@ summaries as (
     select * from {{ ref('stg_clinical__toxicity_summaries') }}
 ),
 
--- the adjudicated assessments, one row each (a relative study may give two on one whole day:
--- the day's grade is the worst, as in int_toxicity_adjudicated_daily), with the delivered row
-assessments as (
-    select
-        study_id,
-        subject_id,
-        criteria,
-        {{ whole_day('study_day') }} as study_day,
-        crs_grade,
-        icans_grade,
-        {{ delivered_row('toxicity_assessments') }} as delivered_row
-    from {{ ref('stg_clinical__toxicity_assessments') }}
-    where study_day is not null
+-- the adjudicated days (the day's grade is the worst of its assessments: written once, in
+-- int_toxicity_adjudicated_daily), each toxicity with the delivered rows holding the day's grade
+days as (
+    select * from {{ ref('int_toxicity_adjudicated_daily') }}
 ),
 
 daily_days as (
-    select study_id, subject_id, 'CRS' as toxicity, criteria, study_day, crs_grade as grade, delivered_row
-    from assessments
+    select study_id, subject_id, 'CRS' as toxicity, criteria, study_day, crs_grade as grade, crs_rows as day_rows
+    from days
     where crs_grade is not null
     union all
-    select study_id, subject_id, 'ICANS' as toxicity, criteria, study_day, icans_grade as grade, delivered_row
-    from assessments
+    select study_id, subject_id, 'ICANS' as toxicity, criteria, study_day, icans_grade as grade, icans_rows as day_rows
+    from days
     where icans_grade is not null
 ),
 
@@ -101,11 +92,10 @@ daily as (
         criteria,
         max(window_max) as max_grade,
         min(study_day) filter (where grade >= 1 and in_window) as onset_day,
-        count(distinct study_day) filter (where grade >= 1 and in_window) as duration_days,
-        -- issue 17, "why this value": the window's assessments that hold the max grade (with max
-        -- grade 0, every assessment of the window: each says 0)
-        list(delivered_row order by study_day, delivered_row.file_name, delivered_row.row_number)
-            filter (where in_window and grade = window_max) as deciding_rows
+        count(*) filter (where grade >= 1 and in_window) as duration_days,
+        -- issue 17, "why this value": the assessments holding the max grade on the window's days
+        -- whose grade it is (with max grade 0, every such day's assessments: each says 0)
+        flatten(list(day_rows order by study_day) filter (where in_window and grade = window_max)) as deciding_rows
     from windowed
     group by study_id, subject_id, toxicity, criteria
 ),
