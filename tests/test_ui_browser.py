@@ -184,11 +184,11 @@ def test_asset_graph_shows_lineage_from_ingest_to_mart(ui, browser):
     time.sleep(1)
     if not browser.execute_script(NODE_NAMES_JS):  # groups start collapsed: ⌥E expands them all
         ActionChains(browser).key_down(Keys.ALT).send_keys("e").key_up(Keys.ALT).perform()
-    # the path of the adjudicated grades to the rates: the criteria a study reports, the max grade
-    # per subject (the assessments of the window, which it names as the deciding rows, else the
-    # summary)
-    expected = ["toxicity_assessments", "stg_clinical__toxicity_assessments", "int_toxicity_criteria",
-                "int_toxicity_max_grades", "agg_toxicity_rates"]
+    # the path of the adjudicated grades to the rates: daily grades by criteria (with the rows
+    # holding them), the criteria a study reports, the max grade per subject (daily grades, else
+    # the summary)
+    expected = ["toxicity_assessments", "stg_clinical__toxicity_assessments", "int_toxicity_adjudicated_daily",
+                "int_toxicity_criteria", "int_toxicity_max_grades", "agg_toxicity_rates"]
     names = _wait(browser, lambda d: (n := d.execute_script(NODE_NAMES_JS)) and all(
         any(_label_matches(label, e) for label in n) for e in expected) and n,
         60, f"asset nodes {expected}", shots / "graph_timeout.html")
