@@ -193,8 +193,16 @@ def test_response_rates_are_per_study_with_mrd_measures_for_all_mrd_studies():
         _Dbt(fct_subject_endpoints=endpoints, stg_ingest__studies=studies), session=None)
 
     assert list(table.columns) == ["study_id", "measure", "group_by", "group_value", "n_subjects", "n_total", "pct",
-                                   "ci_low_pct", "ci_high_pct"]
+                                   "ci_low_pct", "ci_high_pct", "counted_subject_ids"]
     overall = table[table["group_by"] == "overall"]
+    # each cell lists the subjects it counts (its lineage): hand-picked from the responses above
+    counted = {(r.study_id, r.measure): list(r.counted_subject_ids) for r in overall.itertuples()}
+    assert counted[("a", "ORR")] == ["s1", "s2"]
+    assert counted[("a", "NE")] == ["s3"]
+    assert counted[("b", "CR")] == ["s1", "s2", "s3"]
+    assert counted[("b", "CR_MRD_NEG")] == ["s1"]
+    assert counted[("b", "SD")] == []
+    assert all(len(ids) == n for ids, n in zip(table["counted_subject_ids"], table["n_subjects"]))
     assert _rate(overall, study_id="a", measure="ORR") == (2, 3)
     assert _rate(overall, study_id="a", measure="NE") == (1, 3)
     assert _rate(overall, study_id="b", measure="CR") == (3, 4)

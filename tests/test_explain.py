@@ -28,6 +28,8 @@ from dagster_project.lib.lineage.render import render_text
 from schemas.contract import IDENTIFYING_COLUMNS, SOURCES
 from schemas.lineage import key_sql
 
+NOTHING = "no delivered row: nothing recorded"
+
 TOXICITY_WINDOW = (0, 30)  # dbt vars toxicity_window_first_day / last_day
 
 
@@ -275,6 +277,152 @@ def test_the_best_response_lists_its_assessment(park, monkeypatch, capsys):
         assert (cells["subject_id"], cells["response"]) == (subject_id, best)
         assert 1 <= node["study_day"] < 101
         assert_values_are_the_file_row(node, cells)
+
+
+RESPONSE_WINDOW = (1, 100)  # dbt vars response_window_first_day / last_day
+RESPONSES = ("CR", "PR", "SD", "PD")  # derivations.md, Response: best first; anything else is no response
+
+
+def accepted_file_rows(run, source: str) -> list[tuple[str, int, dict[str, str]]]:
+    """(file name, row number, cells) of every row of `source`'s delivered files, in file-name
+    order, but the rows the ingest rejected (audit.quarantine) and the files it loaded as a
+    duplicate of another (the same bytes: not read again)."""
+    skipped = quarantined(run)
+    duplicates = {f for (f,) in serving_rows(run, "select file_name from audit.deliveries where status = 'duplicate'")}
+    rows = []
+    for path in sorted((run.landing / source).glob("*.csv")):
+        name = f"{source}/{path.name}"
+        if name in duplicates:
+            continue
+        rows += [(name, n, row) for n, row in enumerate(file_rows(path), start=1) if (name, n) not in skipped]
+    return rows
+
+
+def infusion_dates(run) -> dict[str, dt.date]:
+    """Each infused subject's infused_on, from the subjects files (a later row of a subject
+    replaces an earlier one)."""
+    dates = {}
+    for _, _, row in accepted_file_rows(run, "subjects"):
+        if row.get("infused_on", "").strip():
+            dates[row["subject_id"]] = dt.date.fromisoformat(row["infused_on"].strip())
+    return dates
+
+
+def test_a_response_rate_cell_lists_exactly_its_counted_subjects(park, monkeypatch, capsys):
+    """ORR overall lists its n_subjects subjects, each with the assessment behind its best
+    response: in the file, a CR or PR of that subject in the response window. The subjects
+    expected are found in the files alone: the infused subjects with a CR or PR on a day 1..100
+    from their infusion (the best response is CR or PR exactly then); NE's are those with no
+    CR, PR, SD or PD on those days, which name no row."""
+    infused = infusion_dates(park)
+    assessments = {}  # (subject, assessed_on) -> response; a later delivery of the same key replaces it
+    for _, _, row in accepted_file_rows(park, "response_assessments"):
+        assessments[(row["subject_id"], row["assessed_on"].strip())] = row["response"].strip()
+    in_window = {s: set() for s in infused}
+    for (subject_id, assessed_on), response in assessments.items():
+        if subject_id in infused:
+            day = (dt.date.fromisoformat(assessed_on[:10]) - infused[subject_id]).days
+            if RESPONSE_WINDOW[0] <= day <= RESPONSE_WINDOW[1]:
+                in_window[subject_id].add(response)
+    expected = {
+        "ORR": {s for s, r in in_window.items() if r & {"CR", "PR"}},
+        "NE": {s for s, r in in_window.items() if not r & set(RESPONSES)},
+    }
+    assert expected["ORR"] and expected["NE"]
+
+    for measure in ("ORR", "NE"):
+        document = explain_json(park, monkeypatch, capsys, "marts.agg_response_rates", "--where", f"measure={measure}",
+                                "--where", "group_by=overall")
+        assert document["n_rows"] == 1
+        row = document["rows"][0]
+        assert row["values"]["n_total"] == len(infused)
+        n_subjects = row["values"]["n_subjects"]
+        [cell] = [e for e in row["explained"] if e["column"] == "n_subjects"]
+        subjects = cell["upstream"]
+        assert all(n["kind"] == "target" and n["table"] == "marts.fct_subject_endpoints"
+                   and n["column"] == "best_response_d100" for n in subjects)
+        counted = {n["row"]["subject_id"] for n in subjects}
+        assert len(subjects) == len(counted) == n_subjects
+        assert counted == expected[measure], measure
+        for node in subjects:
+            subject_id = node["row"]["subject_id"]
+            if measure == "NE":  # no assessment ranks: nothing recorded decided it
+                assert node["value"] == "NE" and node["upstream"] == [] and node["note"].startswith(NOTHING)
+                continue
+            (delivered,) = node["upstream"]  # the assessment behind the best response, from the file
+            assert delivered["kind"] == "delivered_row" and delivered["source"] == "response_assessments"
+            cells = file_row(park, delivered)
+            assert cells["subject_id"] == subject_id and cells["response"] in ("CR", "PR")
+            assert cells["response"] == node["value"]
+            day = (dt.date.fromisoformat(cells["assessed_on"][:10]) - infused[subject_id]).days
+            assert RESPONSE_WINDOW[0] <= day <= RESPONSE_WINDOW[1]
+            assert_values_are_the_file_row(delivered, cells)
+
+
+def _file_date(cells: dict[str, str], column: str) -> dt.date | None:
+    text = (cells.get(column) or "").strip()
+    return dt.date.fromisoformat(text) if text else None
+
+
+def test_survival_times_list_the_outcomes_and_infusion_rows_they_count(park, monkeypatch, capsys):
+    """os_days, os_event, pfs_days, pfs_event of every subject name the subject's outcomes row
+    (the last accepted one of the files) and, for the times, the subjects row of its infusion;
+    recomputed from those file rows by derivations.md "Survival" (OS: death, else last known
+    alive, minus infused_on; PFS: the earlier of progression and death, else last known alive),
+    they are the published values. Subjects with an event and censored ones both occur."""
+    outcomes = {}
+    for name, number, row in accepted_file_rows(park, "outcomes"):
+        outcomes[row["subject_id"]] = (name, number)  # a later row of the subject replaces an earlier one
+    subjects_rows = {}
+    for name, number, row in accepted_file_rows(park, "subjects"):
+        subjects_rows[row["subject_id"]] = (name, number)
+    published = serving_rows(park, """select subject_id, os_days, os_event, pfs_days, pfs_event
+                                      from marts.fct_subject_endpoints where os_days is not null order by 1""")
+    assert published
+    events = {"os_event": set(), "pfs_event": set()}
+    for subject_id, *values in published:
+        document = explain_json(park, monkeypatch, capsys, "marts.fct_subject_endpoints",
+                                "--where", f"subject_id={subject_id}")
+        explained = {e["column"]: e for e in document["rows"][0]["explained"]}
+        computed = {}
+        for column in ("os_days", "os_event", "pfs_days", "pfs_event"):
+            node = explained[column]
+            by_source = {}
+            for delivered in node["upstream"]:
+                assert delivered["kind"] == "delivered_row" and delivered["in_force"]
+                assert delivered["source"] not in by_source, (subject_id, column)
+                by_source[delivered["source"]] = delivered
+            # the days count from the infusion row; an event is the outcomes row's alone
+            assert set(by_source) == ({"outcomes", "subjects"} if column.endswith("_days") else {"outcomes"}), column
+            outcome = by_source["outcomes"]
+            assert (outcome["file_name"], outcome["row_number"]) == outcomes[subject_id]
+            cells = file_row(park, outcome)
+            assert cells["subject_id"] == subject_id
+            assert_values_are_the_file_row(outcome, cells)
+            died, progressed = _file_date(cells, "died_on"), _file_date(cells, "progressed_on")
+            alive = _file_date(cells, "last_known_alive_on")
+            if column == "os_event":
+                computed[column] = died is not None
+            elif column == "pfs_event":
+                computed[column] = died is not None or progressed is not None
+            else:
+                infusion = by_source["subjects"]
+                assert (infusion["file_name"], infusion["row_number"]) == subjects_rows[subject_id]
+                subject_cells = file_row(park, infusion)
+                assert subject_cells["subject_id"] == subject_id
+                assert_values_are_the_file_row(infusion, subject_cells)
+                infused_on = dt.date.fromisoformat(subject_cells["infused_on"].strip())
+                if column == "os_days":
+                    end = died or alive
+                else:
+                    end = min([d for d in (progressed, died) if d is not None], default=alive)
+                computed[column] = (end - infused_on).days
+                assert outcome["study_day"] == computed[column]  # the day the time ends on
+            assert node["value"] == computed[column], (subject_id, column)
+        assert tuple(computed[c] for c in ("os_days", "os_event", "pfs_days", "pfs_event")) == tuple(values)
+        for column in events:
+            events[column].add(computed[column])
+    assert events == {"os_event": {True, False}, "pfs_event": {True, False}}
 
 
 def test_a_corrected_row_shows_the_row_in_force_and_names_the_superseded_one(park, monkeypatch, capsys):

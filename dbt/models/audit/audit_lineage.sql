@@ -4,6 +4,7 @@
     `raw.<source>`, delivery_sha256, file_name, row_number, record_seq, study_day). The deciding
     rows are chosen by the models that compute the values (int_toxicity_max_grades.deciding_rows,
     int_crs_grade_daily.deciding_rows, agg_toxicity_rates.counted_subject_ids,
+    agg_response_rates.counted_subject_ids, int_survival_times.os_row / pfs_row / infusion_row,
     fct_cytokine_kinetics.peak_*); this model only unnests and names them. `warehouse explain`
     follows the edges down to the delivered rows.
 
@@ -19,7 +20,12 @@
         the window's days (int_medications_daily.steroid_rows);
       - marts.fct_subject_endpoints best_response_d100 -> the assessment behind it
         (fct_subject_endpoints.best_response_row, chosen where the best response is);
+      - marts.fct_subject_endpoints os_days / pfs_days -> the subject's outcomes row (the day
+        the time ends on) and, in a calendar study, the subjects row whose infused_on the dates
+        count from (day 0); os_event / pfs_event -> the outcomes row (int_survival_times);
       - marts.agg_toxicity_rates n_subjects -> each counted subject's int_toxicity_max_grades row;
+      - marts.agg_response_rates n_subjects -> each counted subject's fct_subject_endpoints
+        best_response_d100 (and that to its assessment, above);
       - marts.fct_cytokine_kinetics peak_value -> the peak sample's delivered row.
     Proportional to the data: a subject's rows decide its values, a cell points to its subjects. -#}
 {%- set tox_first = var('toxicity_window_first_day') -%}
@@ -124,6 +130,51 @@ best_response_edges as (
     where best_response_row is not null
 ),
 
+-- the survival times (int_survival_times): the outcomes row that ends each time, and for the
+-- times the subjects row they count from (calendar study); for the values the mart has
+survival_times as (
+    select
+        e.study_id,
+        e.subject_id,
+        e.os_days,
+        e.os_event,
+        e.pfs_days,
+        e.pfs_event,
+        v.os_row,
+        v.pfs_row,
+        v.infusion_row
+    from endpoints as e
+    inner join {{ ref('int_survival_times') }} as v
+        on v.study_id = e.study_id and v.subject_id = e.subject_id
+),
+
+survival_rows as (
+    select study_id, subject_id, 'os_days' as target_column, unnest([os_row, infusion_row]) as delivered
+    from survival_times where os_days is not null
+    union all
+    select study_id, subject_id, 'os_event', os_row
+    from survival_times where os_event is not null
+    union all
+    select study_id, subject_id, 'pfs_days', unnest([pfs_row, infusion_row])
+    from survival_times where pfs_days is not null
+    union all
+    select study_id, subject_id, 'pfs_event', pfs_row
+    from survival_times where pfs_event is not null
+),
+
+survival_edges as (
+    {%- for column in ['os_days', 'os_event', 'pfs_days', 'pfs_event'] %}
+    select
+        study_id,
+        {{ lineage_edge_to_row('marts.fct_subject_endpoints', lineage_key('marts.fct_subject_endpoints'), column, 'delivered') }}
+    from survival_rows
+    where target_column = '{{ column }}' and delivered is not null
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
 -- a rate cell's counted subjects, each to its max grade of the cell's toxicity and criteria
 counted as (
     select
@@ -141,6 +192,24 @@ rate_edges as (
         {{ lineage_edge_to_target('marts.agg_toxicity_rates', 'target_key', "'n_subjects'",
                                   'int_toxicity_max_grades', lineage_key('int_toxicity_max_grades'), 'max_grade') }}
     from counted
+),
+
+-- a response cell's counted subjects, each to its best response (whose edge goes on to the
+-- assessment: best_response_edges)
+response_counted as (
+    select
+        study_id,
+        {{ lineage_key('marts.agg_response_rates') }} as target_key,
+        unnest(counted_subject_ids) as subject_id
+    from {{ ref('agg_response_rates') }}
+),
+
+response_rate_edges as (
+    select
+        study_id,
+        {{ lineage_edge_to_target('marts.agg_response_rates', 'target_key', "'n_subjects'",
+                                  'marts.fct_subject_endpoints', lineage_key('marts.fct_subject_endpoints'), 'best_response_d100') }}
+    from response_counted
 ),
 
 peak_edges as (
@@ -173,7 +242,11 @@ final as (
     union all
     select * from best_response_edges
     union all
+    select * from survival_edges
+    union all
     select * from rate_edges
+    union all
+    select * from response_rate_edges
     union all
     select * from peak_edges
 )

@@ -10,7 +10,8 @@ of the study's group. Interval: exact Clopper-Pearson 95% (derivations.md, "Prop
 stats.clopper_pearson. A row for every measure of every group value that occurs among the study's
 infused subjects, n_subjects 0 where none. The measures (with the best responses each counts) and
 the groupings are marts.md's and studies-and-inputs.md's, from schemas.vocabulary
-(dependency-free).
+(dependency-free). counted_subject_ids: the subjects of n_subjects, sorted (the cell's lineage,
+issue 17: audit.lineage links each to its best_response_d100 and that to its assessment).
 """
 
 from schemas.vocabulary import (
@@ -19,9 +20,9 @@ from schemas.vocabulary import (
 from stats.clopper_pearson import rates_by_group, stacked
 
 COLUMNS = ["study_id", "measure", "group_by", "group_value", "n_subjects", "n_total", "pct", "ci_low_pct",
-           "ci_high_pct"]
+           "ci_high_pct", "counted_subject_ids"]
 TYPES = {"n_subjects": "int64", "n_total": "int64", "pct": "float64", "ci_low_pct": "float64",
-         "ci_high_pct": "float64"}
+         "ci_high_pct": "float64", "counted_subject_ids": "object"}
 
 
 def _responses(responses):
@@ -45,7 +46,7 @@ def rates(subjects, with_mrd):
         measures = [({"measure": m}, _responses(r)) for m, r in RESPONSE_MEASURES.items()]
         if study in with_mrd:
             measures += [({"measure": m}, _mrd(*r)) for m, r in MRD_RESPONSE_MEASURES.items()]
-        table = rates_by_group(frame, RATE_GROUP_BYS, measures)
+        table = rates_by_group(frame, RATE_GROUP_BYS, measures, ids="subject_id")
         table.insert(0, "study_id", study)
         tables.append(table)
     return stacked(tables, COLUMNS, TYPES)

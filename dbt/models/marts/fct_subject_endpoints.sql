@@ -1,6 +1,7 @@
 {#- One row per infused subject (marts.md, fct_subject_endpoints): toxicity endpoints, drug
-    exposure, best response by day 100 and survival times (derivations.md). A subject is
-    (study_id, subject_id); every join is on both.
+    exposure, best response by day 100 and survival times (derivations.md; the survival times
+    from int_survival_times, which names the outcomes and infusion rows behind them). A subject
+    is (study_id, subject_id); every join is on both.
 
     Toxicity: crs_* and icans_* are the study's primary criteria's (int_toxicity_criteria rank 1:
     its study.yml toxicity_criteria[0], default ASTCT2019), from int_toxicity_max_grades: the
@@ -51,8 +52,9 @@ responses as (
     where {{ whole_day('study_day') }} between {{ var('response_window_first_day') }} and {{ var('response_window_last_day') }}
 ),
 
-outcomes as (
-    select * from {{ ref('stg_clinical__outcomes') }}
+-- derivations.md, Survival: computed with the outcomes rows that decide them (issue 17)
+survival as (
+    select * from {{ ref('int_survival_times') }}
 ),
 
 -- derivations.md, Response: CR > PR > SD > PD, written once in the seed (1 = best)
@@ -158,14 +160,12 @@ final as (
         coalesce(e.steroid_doses_missing_weight, 0) as steroid_doses_missing_weight,
         coalesce(e.anakinra_doses_total, 0) as anakinra_doses_total,
         coalesce(b.best.response, 'NE') as best_response_d100,
-        -- derivations.md, Survival: from infusion; OS event = death, time to death else to last
-        -- known alive; PFS event = progression or death, whichever first, else censored at last
-        -- known alive. The outcome days are days from infusion in either time mode
-        -- (stg_clinical__outcomes), whole days.
-        {{ whole_day('coalesce(o.died_day, o.last_known_alive_day)') }} as os_days,
-        case when o.subject_id is not null then o.died_day is not null end as os_event,
-        {{ whole_day('coalesce(least(o.progressed_day, o.died_day), o.last_known_alive_day)') }} as pfs_days,
-        case when o.subject_id is not null then o.progressed_day is not null or o.died_day is not null end as pfs_event,
+        -- derivations.md, Survival (int_survival_times: from infusion, whole days; its rows are
+        -- the lineage of these four, issue 17); null without an outcomes row
+        v.os_days,
+        v.os_event,
+        v.pfs_days,
+        v.pfs_event,
         p.criteria as toxicity_criteria,
         c.endpoint_source as crs_endpoint_source,
         i.endpoint_source as icans_endpoint_source,
@@ -182,7 +182,7 @@ final as (
     left join icans_derived_max as id on id.study_id = s.study_id and id.subject_id = s.subject_id
     left join exposure as e on e.study_id = s.study_id and e.subject_id = s.subject_id
     left join best_response as b on b.study_id = s.study_id and b.subject_id = s.subject_id
-    left join outcomes as o on o.study_id = s.study_id and o.subject_id = s.subject_id
+    left join survival as v on v.study_id = s.study_id and v.subject_id = s.subject_id
 )
 
 select * from final
