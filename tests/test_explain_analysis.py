@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import shlex
 from pathlib import Path
 
 import duckdb
@@ -19,6 +20,7 @@ import pytest
 
 from conftest import warehouse_env
 from dagster_project.cli import main
+from dagster_project.figures.catalogue import EXPLAINED_BY, explain_hint
 from dagster_project.lib.analysis.survival import median_subjects
 from stats.kaplan_meier import kaplan_meier
 
@@ -224,3 +226,20 @@ def test_an_intervention_test_lists_its_pairs_down_to_the_readings(wehrli, monke
         temperatures = sorted(float(file_row(wehrli, n)["temperature_c"]) for n in rows)
         assert all(file_row(wehrli, n)["subject_id"] == subject for n in rows)
         assert temperatures == pytest.approx(sorted(windows[subject]))
+
+
+@pytest.mark.parametrize("stem", sorted(EXPLAINED_BY))
+def test_each_figure_says_how_to_explain_its_numbers_and_the_command_works(stem, park, wehrli, monkeypatch, capsys):
+    """The explain command a figure's metadata gives (figures/catalogue.py) answers on the cohort
+    that draws the figure, down to delivered rows."""
+    run = wehrli if stem.startswith("anakinra") else park
+    assert EXPLAINED_BY[stem] in explain_hint(stem)
+    document = explain_json(run, monkeypatch, capsys, *shlex.split(EXPLAINED_BY[stem]))
+    rows = [n for r in document["rows"] for e in r["explained"] for n in walk(e) if n["kind"] == "delivered_row"]
+    assert rows and all(n["values"] for n in rows)
+
+
+def walk(node: dict):
+    yield node
+    for child in node.get("upstream") or []:
+        yield from walk(child)

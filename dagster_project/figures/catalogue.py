@@ -9,7 +9,7 @@ study's figures in this order under these captions. A study draws the figures it
 
 from __future__ import annotations
 
-__all__ = ["CAPTIONS", "FIGURES", "STEMS", "caption"]
+__all__ = ["CAPTIONS", "EXPLAINED_BY", "FIGURES", "STEMS", "caption", "explain_hint"]
 
 # (stem, caption), in the order the report shows them.
 FIGURES: tuple[tuple[str, str], ...] = (
@@ -67,7 +67,32 @@ FIGURES: tuple[tuple[str, str], ...] = (
      "p-value where every before or every after value is censored (Wehrli 2022 Fig 3)."),
 )
 CAPTIONS: dict[str, str] = dict(FIGURES)
+
+# The table behind a figure's numbers, with the filter that picks them, for `warehouse explain`
+# (issue 17): the asset's metadata says how to trace a number of the figure to its delivered rows.
+# The LOESS curves have no row-level lineage (a curve point is a fit over every sample).
+EXPLAINED_BY: dict[str, str] = {
+    "toxicity_rates_by_product": "marts.agg_toxicity_rates --where group_by=car_t_product",
+    "toxicity_rates_by_disease": "marts.agg_toxicity_rates --where group_by=disease",
+    "best_response": "marts.agg_response_rates --where group_by=disease",
+    "km_os_overall": "analysis.km_summary --where endpoint=OS --where group_by=overall",
+    "km_pfs_overall": "analysis.km_summary --where endpoint=PFS --where group_by=overall",
+    "km_os_by_disease": "analysis.km_logrank --where endpoint=OS",
+    "km_pfs_by_disease": "analysis.km_logrank --where endpoint=PFS",
+    "csf_pre_post": "analysis.csf_pre_post --where analyte=IL6",
+    "anakinra_tmax_anc_plt": "analysis.intervention_tests --where measure=TMAX",
+    "anakinra_crp_ferritin_waterfall": "analysis.intervention_windows --where measure=CRP",
+    "anakinra_cytokines": "analysis.intervention_tests --where measure=IL6",
+}
 STEMS: tuple[str, ...] = tuple(CAPTIONS)
+
+
+def explain_hint(stem: str) -> str:
+    """How to trace a number of the figure to its delivered rows ('' when it has no lineage)."""
+    if stem not in EXPLAINED_BY:
+        return ""
+    return (f"Its numbers down to the delivered rows: `uv run warehouse explain {EXPLAINED_BY[stem]} --json` "
+            "(README, \"Explain a number\").")
 
 
 def caption(stem: str) -> str:

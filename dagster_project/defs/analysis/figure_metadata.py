@@ -16,7 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.figures.catalogue import caption
+from dagster_project.figures.catalogue import caption, explain_hint
 
 
 def figure_metadata(png: bytes, folder: Path, stem: str, note: str = "", study: str | None = None
@@ -26,8 +26,8 @@ def figure_metadata(png: bytes, folder: Path, stem: str, note: str = "", study: 
     stem not catalogued) followed by ``note``, what this run adds (points drawn, LLNs, subjects
     without a pair ...). ``study``: the study to name when the warehouse holds several (keys
     ``figure_<stem> (<study>)``, the text starting with the study); None keeps ``figure_<stem>``."""
-    text = " ".join(part.strip() for part in (f"Study {study}." if study else "", caption(stem), note)
-                    if part.strip())
+    text = " ".join(part.strip() for part in (f"Study {study}." if study else "", caption(stem), note,
+                                              explain_hint(stem)) if part.strip())
     path = folder / f"{stem}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(png)
