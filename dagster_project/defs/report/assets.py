@@ -34,9 +34,10 @@ REPORTED_MARTS = [
     "when present, the study's figures (embedded PNG from <data dir>/figures/<study_id>/); then "
     "every delivery file and the latest quarantined rows (file, row, column, rule, value); stamped "
     "with the data version (hash of the delivery sha256s) and the run id. Aggregates and the audit "
-    "trail; no identifying data. Each toxicity rate shown links to its explain page "
-    "(<data dir>/reports/explain/<hash>.html: the counted subjects and the delivered rows that decided "
-    "their grades, what `warehouse explain` prints), written in the same step.",
+    "trail; no identifying data. Each published number with row-level lineage (toxicity and response "
+    "rates, Kaplan-Meier medians, log-rank, CSF and anakinra p-values, CSF medians) links to its explain page "
+    "(<data dir>/reports/explain/<hash>.html: the subjects or samples behind it and the delivered rows that "
+    "decided them, what `warehouse explain` prints), written in the same step.",
 )
 def html_report(context: dg.AssetExecutionContext, settings: Settings) -> dg.MaterializeResult:
     report = build_report(
@@ -46,8 +47,8 @@ def html_report(context: dg.AssetExecutionContext, settings: Settings) -> dg.Mat
         run_id=context.run.run_id,
         warehouse_path=settings.db_path,
     )
-    if report.explain_error:
-        context.log.warning(f"the toxicity rates are not linked to explain pages: {report.explain_error}")
+    for table, reason in report.explain_errors.items():
+        context.log.warning(f"the numbers of {table} are not linked to explain pages: {reason}")
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(report.path)),

@@ -17,10 +17,12 @@ sections, the study named in the header); with several, an overview of the studi
 (marts.dim_studies) and one part per study with its own sections and figures. The deliveries and
 the quarantine are the warehouse's, one list with a study column.
 
-Given the warehouse file too (the report asset gives it), each toxicity rate shown links to its
-explain page, <data dir>/reports/explain/<hash>.html (explain_pages.py): the counted subjects and
-the delivered rows behind them, as `warehouse explain` prints them. The other numbers are not
-linked: they have no row-level lineage yet.
+Given the warehouse file too (the report asset gives it), each published number shown that has
+row-level lineage links to its explain page, <data dir>/reports/explain/<hash>.html
+(explain_pages.py): the toxicity and response rates, the Kaplan-Meier medians, the log-rank p,
+the CSF medians and p; the page lists the subjects (or samples) behind the number and their
+delivered rows, as `warehouse explain` prints them. A table explain cannot answer (no lineage
+published for it) is shown unlinked, and a section's note says its numbers link only when they do.
 
 The data version is a hash of the sha256 of every delivery in audit.deliveries: the same
 deliveries give the same version, whichever run built the report.
@@ -33,7 +35,7 @@ import hashlib
 import html
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -42,7 +44,10 @@ import pandas as pd
 
 from dagster_project.figures import catalogue
 from dagster_project.lib.ingest.store import LATEST_QUARANTINED, VALUE_CHARS, latest_deliveries, latest_quarantined
-from dagster_project.lib.report.explain_pages import RATES_TABLE, ExplainError, lineage_key, write_rate_pages
+from dagster_project.lib.report.explain_pages import (
+    CSF_TABLE, INTERVENTION_TABLE, KM_TABLE, LOGRANK_TABLE, RATES_TABLE, RESPONSE_TABLE, Cell, Row, lineage_key,
+    write_pages,
+)
 from dagster_project.lib.report.formatting import csf_table, km_table, rates_table
 from schemas.vocabulary import GRADE_CATEGORIES, MEASURES, MRD_MEASURES
 
@@ -54,9 +59,11 @@ class Report:
     n_deliveries: int
     tables: tuple[str, ...]  # the sections with data
     figures: tuple[str, ...]  # <study_id>/<stem>, in report order
-    explain_pages: int = 0  # rate cells linked to their explain page (explain_pages.py)
-    explain_error: str | None = None  # why the rates are not linked, when they are not
+    explain_pages: int = 0  # numbers linked to their explain page (explain_pages.py)
+    explain_error: str | None = None  # why the toxicity rates are not linked, when they are not
     explain_seconds: float = 0.0  # the time the explain pages took
+    # every table whose numbers are not linked -> why (explain's message: no lineage, a locked file)
+    explain_errors: dict[str, str] = field(default_factory=dict)
 
 
 def data_version(delivery_sha256s: list[str]) -> str:
@@ -68,19 +75,16 @@ def data_version(delivery_sha256s: list[str]) -> str:
 def build_report(serving_path: str | Path, figures_dir: str | Path, out_path: str | Path, run_id: str,
                  warehouse_path: str | Path | None = None) -> Report:
     """Render the report from the serving file and the figures; write it atomically. With the
-    warehouse file, each toxicity rate shown links to its explain page (explain_pages.py), written
-    under <report folder>/explain/ first."""
+    warehouse file, each published number shown that has lineage links to its explain page
+    (explain_pages.py), written under <report folder>/explain/ first."""
     tables = read_tables(Path(serving_path))
     out = Path(out_path)
-    links: dict[tuple[str | None, str], str] = {}
-    explain_error = None
+    links: dict[Cell, str] = {}
+    errors: dict[str, str] = {}
     started = time.perf_counter()
     if warehouse_path is not None:
-        try:
-            links = write_rate_pages(Path(serving_path), Path(warehouse_path), out.parent,
-                                     shown_rate_cells(tables.get("toxicity_rates")))
-        except ExplainError as exc:
-            explain_error = str(exc)
+        pages = write_pages(Path(serving_path), Path(warehouse_path), out.parent, shown_rows(tables))
+        links, errors = pages.links, pages.errors
     explain_seconds = time.perf_counter() - started
     studies = report_studies(tables)
     figures = {study: read_figures(Path(figures_dir) if study is None else Path(figures_dir) / study)
@@ -100,17 +104,44 @@ def build_report(serving_path: str | Path, figures_dir: str | Path, out_path: st
         figures=tuple(name if study is None else f"{study}/{name}" for study, found in figures.items()
                       for name, _ in found),
         explain_pages=len(links),
-        explain_error=explain_error,
+        explain_error=errors.get(RATES_TABLE),
         explain_seconds=explain_seconds,
+        explain_errors=errors,
     )
 
 
-def shown_rate_cells(rates: pd.DataFrame | None) -> list[tuple[str | None, str]]:
-    """(study_id, lineage key) of every marts.agg_toxicity_rates cell the report shows."""
-    if rates is None or rates.empty or "study_id" not in rates.columns:
-        return []
-    shown = rates[rates["grade_category"].isin(GRADE_CATEGORIES)]
-    return [(r["study_id"], lineage_key(RATES_TABLE, r)) for _, r in shown.iterrows()]
+# The report's tables (read_tables names) of the linked numbers, by table: every table of
+# explain_pages.LINKED.
+_LINKED_TABLES = {RATES_TABLE: "toxicity_rates", RESPONSE_TABLE: "response_rates", KM_TABLE: "km_summary",
+                  LOGRANK_TABLE: "km_logrank", CSF_TABLE: "csf_pre_post", INTERVENTION_TABLE: "intervention_tests"}
+
+
+def _shown(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a linked table the report shows as cells: a rate table's rows of the categories
+    it has columns for; every row of the others."""
+    if table == RATES_TABLE:
+        return frame[frame["grade_category"].isin(GRADE_CATEGORIES)]
+    if table == RESPONSE_TABLE:
+        return frame[frame["measure"].isin([*MEASURES, *MRD_MEASURES])]
+    return frame
+
+
+def shown_rows(tables: dict[str, pd.DataFrame | None]) -> list[Row]:
+    """(study_id, table, lineage key) of every row of a linked table the report shows (the
+    survival tables only for a study with a survival time: the section says so instead)."""
+    km = tables.get("km_summary")
+    with_survival = set() if km is None or "study_id" not in km.columns else \
+        set(km.loc[km["n_subjects"] > 0, "study_id"].astype(str))
+    rows: list[Row] = []
+    for table, name in _LINKED_TABLES.items():
+        frame = tables.get(name)
+        if frame is None or frame.empty or "study_id" not in frame.columns:
+            continue
+        shown = _shown(table, frame)
+        if table in (KM_TABLE, LOGRANK_TABLE):
+            shown = shown[shown["study_id"].astype(str).isin(with_survival)]
+        rows.extend((r["study_id"], table, lineage_key(table, r)) for _, r in shown.iterrows())
+    return rows
 
 
 # ---- reading ---------------------------------------------------------------------------------
@@ -223,18 +254,35 @@ def _table_html(frame: pd.DataFrame | None, empty: str = "Not published in this 
                          float_format=lambda v: f"{v:.4g}")
 
 
-def _linked_table_html(frame: pd.DataFrame, hrefs: pd.DataFrame) -> str:
-    """A table whose cells link where `hrefs` (same shape) names a page; every value escaped."""
+def _linked_table_html(frame: pd.DataFrame, hrefs: pd.DataFrame, head_only: tuple[str, ...] = ()) -> str:
+    """A table whose cells link where `hrefs` (same shape) names a page; in a `head_only` column
+    only the cell's first word is the link (the median of `412 (300-500)`); every value escaped."""
     if frame.empty:
         return "<p class='muted'>No rows.</p>"
     cells = frame.astype(object).where(frame.notna(), "").copy()
+
+    def link(column: str, value, href) -> str:
+        text = str(value)
+        if not (column in hrefs.columns and isinstance(href, str) and href and text != ""):
+            return html.escape(text)
+        head, sep, tail = text.partition(" ") if column in head_only else (text, "", "")
+        return f"<a href='{html.escape(href, quote=True)}'>{html.escape(head)}</a>{html.escape(sep + tail)}"
+
     for column in cells.columns:
-        cells[column] = [
-            f"<a href='{html.escape(str(h), quote=True)}'>{html.escape(str(v))}</a>"
-            if column in hrefs.columns and isinstance(h, str) and h and v != "" else html.escape(str(v))
-            for v, h in zip(cells[column], hrefs[column] if column in hrefs.columns else [None] * len(cells))]
+        targets = hrefs[column] if column in hrefs.columns else [None] * len(cells)
+        cells[column] = [link(column, v, h) for v, h in zip(cells[column], targets)]
     cells.columns = [html.escape(str(c)) for c in cells.columns]
     return cells.to_html(index=False, escape=False, border=0, classes="t")
+
+
+def _display(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table as _table_html prints it (floats to 4 significant digits, missing empty), as text
+    cells for _linked_table_html."""
+    out = frame.astype(object).copy()
+    for column in frame.columns:
+        if pd.api.types.is_float_dtype(frame[column]):
+            out[column] = ["" if pd.isna(v) else f"{v:.4g}" for v in frame[column]]
+    return out.where(frame.notna(), "")
 
 
 def _figure_html(name: str, png: bytes) -> str:
@@ -290,51 +338,106 @@ def _without_study(frame: pd.DataFrame | None, several: bool) -> pd.DataFrame | 
     return out
 
 
-def _rates_html(tox: pd.DataFrame | None, study: str | None, links: dict[tuple[str | None, str], str]) -> str:
-    """The toxicity rates table; each cell with an explain page links to it."""
-    if tox is None:
+Links = dict[Cell, str]
+
+
+def _hrefs(frame: pd.DataFrame, study: str | None, table: str, column: str, links: Links) -> list[str]:
+    """The page of `column` of each row of a study's `frame` of `table` ('' where none)."""
+    return [links.get((study, table, lineage_key(table, r), column), "") for _, r in frame.iterrows()]
+
+
+def _rate_table_html(rates: pd.DataFrame | None, table: str, study: str | None, links: Links, keys: list[str],
+                     category: str, categories: list[str]) -> str:
+    """A rates table (one column per category); each rate with an explain page links to it."""
+    if rates is None:
         return _table_html(None)
-    keys = ["toxicity", "criteria"] if "criteria" in tox.columns else ["toxicity"]
-    table = rates_table(tox, keys, "grade_category", list(GRADE_CATEGORIES))
-    if not links or tox.empty:
-        return _table_html(table)
-    hrefs = rates_table(tox.assign(href=[links.get((study, lineage_key(RATES_TABLE, r)), "") for _, r in tox.iterrows()]),
-                        keys, "grade_category", list(GRADE_CATEGORIES), cell=lambda r: r["href"])
-    return _linked_table_html(table, hrefs)
+    shown = rates_table(rates, keys, category, categories)
+    hrefs = _hrefs(rates, study, table, "n_subjects", links) if len(rates) else []
+    if not any(hrefs):
+        return _table_html(shown)
+    linked = rates_table(rates.assign(href=hrefs), keys, category, categories, cell=lambda r: r["href"])
+    return _linked_table_html(shown, linked[[c for c in linked.columns if c in categories]])  # not the keys
+
+
+def _linked(frame: pd.DataFrame | None, study: str | None, table: str, columns: dict[str, str], links: Links,
+            display: pd.DataFrame, head_only: tuple[str, ...] = ()) -> tuple[str, set[str]]:
+    """`display` (a table of `frame`'s rows, in order) with the cells of `columns` (frame column
+    -> display column) linked to their pages; and the frame columns linked."""
+    if frame is None or frame.empty:
+        return _table_html(None if frame is None else display), set()
+    hrefs = pd.DataFrame({shown: _hrefs(frame, study, table, column, links) for column, shown in columns.items()})
+    linked = {column for column, shown in columns.items() if any(hrefs[shown])}
+    if not linked:
+        return _table_html(display), set()
+    return _linked_table_html(display, hrefs, head_only), linked
 
 
 def _study_sections(t: dict[str, pd.DataFrame | None], study: str | None, figures: list[tuple[str, bytes]],
-                    section, links: dict[tuple[str | None, str], str] | None = None) -> None:
-    """The sections of one study's statistics and figures."""
+                    section, links: Links | None = None) -> None:
+    """The sections of one study's statistics and figures; a number with an explain page links
+    to it, and the section's note says so."""
+    links = links or {}
     section("CONSORT", _table_html(_of(t.get("consort"), study)),
             "Enrolled, infused and evaluable subjects (marts.agg_consort).")
     tox = _of(t.get("toxicity_rates"), study)
-    section("CRS, ICANS and IEC-HS rates", _rates_html(tox, study, links or {}),
+    tox_keys = ["toxicity", "criteria"] if tox is not None and "criteria" in tox.columns else ["toxicity"]
+    body = _rate_table_html(tox, RATES_TABLE, study, links, tox_keys, "grade_category", list(GRADE_CATEGORIES))
+    section("CRS, ICANS and IEC-HS rates", body,
         "n/N infused subjects, % (exact 95% Clopper-Pearson CI); any = max grade >= 1 (IEC-HS: present), "
         "severe = >= 3; adjudicated grades by the criteria named (marts.agg_toxicity_rates)."
         + (" Each rate links to its counted subjects and the delivered rows that decided their grades."
-           if links else ""))
+           if "<a href=" in body else ""))
     resp = _of(t.get("response_rates"), study)
-    section("Response by day 100", _table_html(None if resp is None else rates_table(
-        resp, [], "measure", [*MEASURES, *MRD_MEASURES])),
+    body = _rate_table_html(resp, RESPONSE_TABLE, study, links, [], "measure", [*MEASURES, *MRD_MEASURES])
+    section("Response by day 100", body,
         "Best response on days 1..100, n/N infused subjects, % (exact 95% CI); CR_MRD_NEG / CR_MRD_POS: CR by "
-        "marrow MRD, for a study reporting ALL-MRD (marts.agg_response_rates).")
+        "marrow MRD, for a study reporting ALL-MRD (marts.agg_response_rates)."
+        + (" Each rate links to its counted subjects and the delivered assessment that decided their best response."
+           if "<a href=" in body else ""))
     km = _of(t.get("km_summary"), study)
     logrank = _of(t.get("km_logrank"), study)
+    linked_km: set[str] = set()
+    linked_logrank: set[str] = set()
     if km is not None and len(km) and not (km["n_subjects"] > 0).any():
         body = "<p class='muted'>No subject with a survival time in this study (no outcomes delivered).</p>"
     else:
-        body = _table_html(None if km is None else km_table(km))
+        median = "median, days (95% CI)"
+        body, linked_km = _linked(km, study, KM_TABLE, {"median_days": median}, links,
+                                  None if km is None else km_table(km), head_only=(median,))
         if logrank is not None:
-            body += _table_html(logrank)
-    section("Survival (Kaplan-Meier)", body, "From infusion; NR = not reached (analysis.km_summary, km_logrank).")
+            shown, linked_logrank = _linked(logrank, study, LOGRANK_TABLE, {"p_value": "p_value"}, links,
+                                            _display(logrank))
+            body += shown
+    section("Survival (Kaplan-Meier)", body, "From infusion; NR = not reached (analysis.km_summary, km_logrank)."
+            + (" Each median links to the subjects it rests on (every subject used when not reached) and their "
+               "delivered outcome rows." if linked_km else "")
+            + (" Each log-rank p links to the compared subjects and their delivered outcome rows."
+               if linked_logrank else ""))
     csf = _of(t.get("csf_pre_post"), study)
-    section("CSF before and after infusion", _table_html(None if csf is None else csf_table(csf)),
-            "Partially matched Wilcoxon test, two-sided (analysis.csf_pre_post).")
+    pre, post = "pre, median [IQR]", "post, median [IQR]"
+    body, linked_csf = _linked(csf, study, CSF_TABLE, {"median_pre": pre, "median_post": post, "p_value": "p"},
+                               links, None if csf is None else csf_table(csf), head_only=(pre, post))
+    section("CSF before and after infusion", body,
+            "Partially matched Wilcoxon test, two-sided (analysis.csf_pre_post)."
+            + (f" {_and([w for c, w in _CSF_LINKED if c in linked_csf])} link to the delivered rows of the "
+               "samples they were computed from." if linked_csf else ""))
     tests = _of(t.get("intervention_tests"), study)
     if tests is not None and (len(tests) or study is None):
-        section("Intervention tests", _table_html(tests), "analysis.intervention_tests.")
+        body, linked_tests = _linked(tests, study, INTERVENTION_TABLE, {"p_value": "p_value"}, links, _display(tests))
+        section("Intervention tests", body, "analysis.intervention_tests."
+                + (" Each p links to the pairs it tested and the delivered readings or results of each."
+                   if linked_tests else ""))
     section("Figures", "".join(_figure_html(n, b) for n, b in figures) or "<p class='muted'>No figures.</p>")
+
+
+_CSF_LINKED = (("median_pre", "the medians before infusion"), ("median_post", "the medians after infusion"),
+               ("p_value", "the p-values"))
+
+
+def _and(words: list[str]) -> str:
+    """`The a, the b and the c` (capitalized: it starts a sentence)."""
+    text = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return text[:1].upper() + text[1:]
 
 
 def _studies_table(studies: pd.DataFrame) -> pd.DataFrame:
@@ -346,7 +449,7 @@ def _studies_table(studies: pd.DataFrame) -> pd.DataFrame:
 
 def render_html(tables: dict[str, pd.DataFrame | None],
                 figures: dict[str | None, list[tuple[str, bytes]]] | list[tuple[str, bytes]], *, run_id: str,
-                data_version: str, links: dict[tuple[str | None, str], str] | None = None) -> str:
+                data_version: str, links: dict[Cell, str] | None = None) -> str:
     """The whole report as one HTML string (no external resources). ``figures``: each study's
     figures (study id -> (stem, png) in report order; a list: the one study's)."""
     t = tables
