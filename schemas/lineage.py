@@ -19,6 +19,7 @@ LINEAGE_KEYS: dict[str, tuple[str, ...]] = {
     "marts.fct_subject_endpoints": ("subject_id",),
     "marts.agg_toxicity_rates": ("toxicity", "criteria", "group_by", "group_value", "grade_category"),
     "marts.agg_response_rates": ("measure", "group_by", "group_value"),
+    "marts.agg_consort": ("step",),
     "marts.fct_cytokine_kinetics": ("subject_id", "specimen", "analyte"),
     # analysis tables: their edges are written by the analysis code (ANALYSIS_LINEAGE_TABLE)
     "analysis.csf_pre_post": ("analyte",),

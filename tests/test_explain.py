@@ -472,7 +472,7 @@ def test_text_names_file_and_row_and_never_an_identifying_column(park, monkeypat
 @pytest.mark.parametrize(("args", "message"), [
     (["marts.no_such_table", "--where", "subject_id=P23-001"], "unknown table 'marts.no_such_table'"),
     (["fct_subject_endpoints", "--where", "subject_id=P23-001"], "did you mean marts.fct_subject_endpoints?"),
-    (["marts.agg_consort", "--where", "step=enrolled"], "marts.agg_consort has no lineage"),
+    (["marts.dim_studies", "--where", "study_id=default"], "marts.dim_studies has no lineage"),
     (["marts.fct_subject_endpoints", "--where", "no_such_column=1"], "unknown column 'no_such_column' in --where"),
     (["marts.fct_subject_endpoints", "--where", "subject_id"], "expected COLUMN=VALUE"),
     (["marts.fct_subject_endpoints", "--where", "subject_id=P23-001", "--column", "nope"], "unknown column 'nope' in --column"),

@@ -243,3 +243,25 @@ def walk(node: dict):
     yield node
     for child in node.get("upstream") or []:
         yield from walk(child)
+
+
+# ---------------------------------------------------------------- CONSORT
+
+def test_a_consort_step_lists_the_rows_of_the_subjects_it_counts(park, monkeypatch, capsys):
+    """infused: each infused subject's subjects row (infused_on given); evaluable_response: each
+    infused subject's first response assessment on days 1..100, all read from the files."""
+    infused = infusion_dates(park)
+    subject_rows = {(name, number) for name, number, row in landing_rows(park, "subjects") if row.get("infused_on")}
+    first: dict[str, tuple] = {}
+    for name, number, row in landing_rows(park, "response_assessments"):
+        if row["subject_id"] not in infused:
+            continue
+        day = (dt.date.fromisoformat(row["assessed_on"]) - infused[row["subject_id"]]).days
+        if 1 <= day <= 100:
+            first[row["subject_id"]] = min(first.get(row["subject_id"], (day, name, number)), (day, name, number))
+    document = explain_json(park, monkeypatch, capsys, "marts.agg_consort", "--where", "step=infused")
+    node = document["rows"][0]["explained"][0]
+    assert node["value"] == len(infused) and delivered(node) == subject_rows
+    document = explain_json(park, monkeypatch, capsys, "marts.agg_consort", "--where", "step=evaluable_response")
+    node = document["rows"][0]["explained"][0]
+    assert node["value"] == len(first) and delivered(node) == {(f, n) for _, f, n in first.values()}

@@ -144,8 +144,9 @@ def json_serving(tmp_path_factory):
 # What differs between two deliveries of the same records: the files' bytes, names and times.
 DELIVERY_COLUMNS = ("delivery_sha256", "file_name", "received_at", "loaded_at", "size_bytes", "message",
                     "quarantined_at", "read_at", "last_delivery_at", "published_at")
-# lineage columns naming a delivered file (`peak_file_name`, `best_response_row`: a struct with it)
-LINEAGE_FILE_COLUMNS = ("best_response_row",)
+# lineage columns naming a delivered file (`peak_file_name`; `best_response_row`: a struct with
+# it; `counted_rows`: a list of such structs)
+LINEAGE_FILE_COLUMNS = ("best_response_row", "counted_rows")
 
 
 def _compared(column: str) -> bool:

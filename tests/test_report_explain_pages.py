@@ -19,7 +19,7 @@ import pytest
 
 from dagster_project.lib.report import explain_pages, html_report
 from dagster_project.lib.report.explain_pages import (
-    CSF_TABLE, INTERVENTION_TABLE, KM_TABLE, LINKED, RATES_TABLE, RESPONSE_TABLE, cell_page, lineage_key, page_name,
+    CONSORT_TABLE, CSF_TABLE, INTERVENTION_TABLE, KM_TABLE, LINKED, RATES_TABLE, RESPONSE_TABLE, cell_page, lineage_key, page_name,
     render_page, write_pages,
 )
 from dagster_project.lib.report.formatting import num, p_text, rate_text
@@ -321,6 +321,21 @@ def test_a_csf_p_link_opens_its_page_in_a_browser(park, browser):
     subjects = {landing_row(park, {"data-file": f, "data-row": str(i)})["subject_id"]: None for f, i in pre}
     assert sum(landing_row(park, {"data-file": f, "data-row": str(i)})["subject_id"] in subjects
                for f, i in post) == n_paired
+
+
+def test_a_consort_link_opens_the_rows_of_the_subjects_it_counts(park, browser):
+    """CONSORT infused: the count links to the delivered subjects row of every infused subject,
+    each read from its file (infused_on given), as many as the count."""
+    [(study, key, n)] = serving_rows(
+        park, f"select study_id, {key_sql(CONSORT_TABLE)}, n_subjects from {CONSORT_TABLE} where step = 'infused'")
+    href = f"explain/{cell_page(study, CONSORT_TABLE, key, 'n_subjects')}"
+    text, body = follow(browser, park, href)
+    assert text == str(n) and "subjects/" in body
+    delivered = of_class(parse(report_path(park).parent / href), "delivered")
+    assert len(delivered) == n > 0
+    cells = [landing_row(park, row) for row in delivered]
+    assert all(c["infused_on"] for c in cells)
+    assert len({c["subject_id"] for c in cells}) == n
 
 
 @pytest.fixture(scope="module")

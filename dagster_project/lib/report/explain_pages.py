@@ -2,6 +2,8 @@
 row-level lineage, one static page listing what `warehouse explain` shows for it (README,
 "Explain a number"). The numbers linked (LINKED, table -> its linked columns):
 
+- marts.agg_consort n_subjects: a CONSORT step -> the delivered row of each subject counted (its
+  subjects row; for evaluable_response its first response assessment of days 1..100);
 - marts.agg_toxicity_rates n_subjects: a toxicity rate -> the counted subjects' max grades -> the
   assessments that decided them;
 - marts.agg_response_rates n_subjects: a response rate -> the counted subjects' best response by
@@ -49,6 +51,7 @@ from dagster_project.lib.report.formatting import NOT_AVAILABLE, NOT_REACHED, nu
 from schemas.lineage import LINEAGE_KEYS, SEPARATOR
 from schemas.vocabulary import OVERALL
 
+CONSORT_TABLE = "marts.agg_consort"
 RATES_TABLE = "marts.agg_toxicity_rates"
 RESPONSE_TABLE = "marts.agg_response_rates"
 KM_TABLE = "analysis.km_summary"
@@ -59,6 +62,7 @@ RATE_COLUMN = "n_subjects"
 # The published numbers the report links to their page: table -> the columns linked, in the
 # report's order. Each table is explained once per study.
 LINKED: dict[str, tuple[str, ...]] = {
+    CONSORT_TABLE: (RATE_COLUMN,),
     RATES_TABLE: (RATE_COLUMN,),
     RESPONSE_TABLE: (RATE_COLUMN,),
     KM_TABLE: ("median_days",),
@@ -171,6 +175,8 @@ def number_label(table: str, column: str, v: dict[str, Any]) -> tuple[str, str]:
     if table == RATES_TABLE and column == RATE_COLUMN:
         criteria = "" if _missing(v.get("criteria")) else f" ({v['criteria']})"
         return f"{_text(v.get('toxicity'))} {_text(v.get('grade_category'))}{criteria}, {_group(v)}", _rate(v)
+    if table == CONSORT_TABLE and column == RATE_COLUMN:
+        return f"CONSORT: {_text(v.get('step'))}", f"{_text(v.get(column))} subjects"
     if table == RESPONSE_TABLE and column == RATE_COLUMN:
         return f"{_text(v.get('measure'))} by day 100, {_group(v)}", _rate(v)
     if table == KM_TABLE and column == "median_days":

@@ -45,7 +45,7 @@ import pandas as pd
 from dagster_project.figures import catalogue
 from dagster_project.lib.ingest.store import LATEST_QUARANTINED, VALUE_CHARS, latest_deliveries, latest_quarantined
 from dagster_project.lib.report.explain_pages import (
-    CSF_TABLE, INTERVENTION_TABLE, KM_TABLE, LOGRANK_TABLE, RATES_TABLE, RESPONSE_TABLE, Cell, Row, lineage_key,
+    CONSORT_TABLE, CSF_TABLE, INTERVENTION_TABLE, KM_TABLE, LOGRANK_TABLE, RATES_TABLE, RESPONSE_TABLE, Cell, Row, lineage_key,
     write_pages,
 )
 from dagster_project.lib.report.formatting import csf_table, km_table, rates_table
@@ -112,7 +112,7 @@ def build_report(serving_path: str | Path, figures_dir: str | Path, out_path: st
 
 # The report's tables (read_tables names) of the linked numbers, by table: every table of
 # explain_pages.LINKED.
-_LINKED_TABLES = {RATES_TABLE: "toxicity_rates", RESPONSE_TABLE: "response_rates", KM_TABLE: "km_summary",
+_LINKED_TABLES = {CONSORT_TABLE: "consort", RATES_TABLE: "toxicity_rates", RESPONSE_TABLE: "response_rates", KM_TABLE: "km_summary",
                   LOGRANK_TABLE: "km_logrank", CSF_TABLE: "csf_pre_post", INTERVENTION_TABLE: "intervention_tests"}
 
 
@@ -377,8 +377,13 @@ def _study_sections(t: dict[str, pd.DataFrame | None], study: str | None, figure
     """The sections of one study's statistics and figures; a number with an explain page links
     to it, and the section's note says so."""
     links = links or {}
-    section("CONSORT", _table_html(_of(t.get("consort"), study)),
-            "Enrolled, infused and evaluable subjects (marts.agg_consort).")
+    consort = _of(t.get("consort"), study)
+    if consort is not None:  # its lineage (counted_rows) is behind the link, not a column of the table
+        consort = consort.drop(columns=["counted_rows"], errors="ignore")
+    body, linked_consort = _linked(consort, study, CONSORT_TABLE, {"n_subjects": "n_subjects"}, links,
+                                   None if consort is None else _display(consort))
+    section("CONSORT", body, "Enrolled, infused and evaluable subjects (marts.agg_consort)."
+            + (" Each count links to the delivered rows of the subjects it counts." if linked_consort else ""))
     tox = _of(t.get("toxicity_rates"), study)
     tox_keys = ["toxicity", "criteria"] if tox is not None and "criteria" in tox.columns else ["toxicity"]
     body = _rate_table_html(tox, RATES_TABLE, study, links, tox_keys, "grade_category", list(GRADE_CATEGORIES))

@@ -26,6 +26,8 @@
       - marts.agg_toxicity_rates n_subjects -> each counted subject's int_toxicity_max_grades row;
       - marts.agg_response_rates n_subjects -> each counted subject's fct_subject_endpoints
         best_response_d100 (and that to its assessment, above);
+      - marts.agg_consort n_subjects -> the delivered row of each subject counted (its subjects
+        row; for evaluable_response its first response assessment of the window);
       - marts.fct_cytokine_kinetics peak_value -> the peak sample's delivered row.
     Proportional to the data: a subject's rows decide its values, a cell points to its subjects. -#}
 {%- set tox_first = var('toxicity_window_first_day') -%}
@@ -231,6 +233,19 @@ peak_edges as (
     where peak_measurement_id is not null
 ),
 
+-- a CONSORT step's subjects (agg_consort.counted_rows)
+consort_rows as (
+    select study_id, {{ lineage_key('marts.agg_consort') }} as target_key, unnest(counted_rows) as delivered
+    from {{ ref('agg_consort') }}
+),
+
+consort_edges as (
+    select
+        study_id,
+        {{ lineage_edge_to_row('marts.agg_consort', 'target_key', 'n_subjects', 'delivered') }}
+    from consort_rows
+),
+
 final as (
     select * from max_grade_edges
     union all
@@ -247,6 +262,8 @@ final as (
     select * from rate_edges
     union all
     select * from response_rate_edges
+    union all
+    select * from consort_edges
     union all
     select * from peak_edges
 )
