@@ -23,7 +23,7 @@ dev: setup
 	$(UV) run warehouse dev
 
 # The benchmark (docs/performance.md), outside the product: `make bench BENCH_ARGS="--subjects 1000"`.
-BENCH_ARGS ?= --subjects 1000,3000,10000 --incremental
+BENCH_ARGS ?= --subjects 1000,3000,10000 --incremental --latency
 bench: setup
 	$(UV) run python -m benchmarks.warehouse_bench $(BENCH_ARGS)
 

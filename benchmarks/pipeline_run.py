@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from benchmarks.figures import STAGES, RunFigures
@@ -83,6 +84,7 @@ def run_child(root: Path, label: str, selection: str | None = None) -> RunFigure
     stats_path = root / f"{label}.child.json"
     stats_path.unlink(missing_ok=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started_at = time.time()
     start = time.perf_counter()
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -125,6 +127,8 @@ def run_child(root: Path, label: str, selection: str | None = None) -> RunFigure
         run_id=stats.get("run_id"),
         log=log,
         orchestration=orchestration,
+        started_at=started_at,
+        published_at=steps["published_at"],
     )
 
 
@@ -187,30 +191,58 @@ def stage_of(step_key: str, asset_keys: set[tuple[str, ...]]) -> str:
     return "other"
 
 
-def step_figures(dagster_home: Path, run_id: str | None) -> dict:
-    """Per-stage wall seconds (sum of step durations), ingest phases, other steps, failures."""
-    empty = {"stages": {s: 0.0 for s in STAGES if s != "orchestration"}, "ingest_phases": {},
-             "other_steps": {}, "failed_steps": [], "run_wall": 0.0, "intervals": [], "durations": {},
-             "first_event": None}
-    if not dagster_home.exists():
-        return empty
+@contextmanager
+def dagster_instance(dagster_home: Path):
+    """The Dagster instance of a benchmark folder's DAGSTER_HOME (restored afterwards)."""
     previous = os.environ.get("DAGSTER_HOME")
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     try:
         import dagster as dg
 
         with dg.DagsterInstance.get() as instance:
-            if run_id is None:
-                runs = instance.get_runs(limit=1)
-                if not runs:
-                    return empty
-                run_id = runs[0].run_id
-            records = instance.all_logs(run_id)
+            yield instance
     finally:
         if previous is None:
             os.environ.pop("DAGSTER_HOME", None)
         else:
             os.environ["DAGSTER_HOME"] = previous
+
+
+def run_records(dagster_home: Path, run_id: str | None) -> list | None:
+    """Every event record of a run (the latest run when run_id is None); None when there is none."""
+    if not dagster_home.exists():
+        return None
+    with dagster_instance(dagster_home) as instance:
+        if run_id is None:
+            runs = instance.get_runs(limit=1)
+            if not runs:
+                return None
+            run_id = runs[0].run_id
+        return instance.all_logs(run_id)
+
+
+def materialization_metadata(dagster_home: Path, run_id: str | None, key: tuple[str, ...]) -> dict | None:
+    """The metadata of the run's materialization of the asset `key` (plain values), None when the
+    run did not materialize it."""
+    found = None
+    for record in run_records(dagster_home, run_id) or []:
+        event = record.dagster_event
+        if event is None or event.event_type_value != "ASSET_MATERIALIZATION":
+            continue
+        materialization = event.event_specific_data.materialization
+        if tuple(materialization.asset_key.path) == tuple(key):
+            found = {name: getattr(value, "value", value) for name, value in materialization.metadata.items()}
+    return found
+
+
+def step_figures(dagster_home: Path, run_id: str | None) -> dict:
+    """Per-stage wall seconds (sum of step durations), ingest phases, other steps, failures."""
+    empty = {"stages": {s: 0.0 for s in STAGES if s != "orchestration"}, "ingest_phases": {},
+             "other_steps": {}, "failed_steps": [], "run_wall": 0.0, "intervals": [], "durations": {},
+             "first_event": None, "published_at": None}
+    records = run_records(dagster_home, run_id)
+    if records is None:
+        return empty
     started: dict[str, float] = {}
     durations: dict[str, float] = {}
     intervals: list[tuple[float, float, str]] = []
@@ -251,6 +283,8 @@ def step_figures(dagster_home: Path, run_id: str | None) -> dict:
     stages["validation"] = validation
     stages["ingest"] -= validation
     timestamps = [r.timestamp for r in records]
+    published = [t1 for _t0, t1, step in intervals
+                 if stage_of(step, assets.get(step, set())) == "publish" and step not in failed]
     return {
         "stages": stages,
         "ingest_phases": phases,
@@ -260,6 +294,7 @@ def step_figures(dagster_home: Path, run_id: str | None) -> dict:
         "first_event": min(timestamps) if timestamps else None,  # epoch seconds
         "intervals": intervals,
         "durations": durations,
+        "published_at": max(published) if published else None,  # epoch seconds: the publish step ended
     }
 
 

@@ -3,8 +3,9 @@
     python -m benchmarks.warehouse_bench --subjects 1000                one cohort size
     python -m benchmarks.warehouse_bench --subjects 1000,3000,10000     several, side by side (linear in rows?)
     python -m benchmarks.warehouse_bench --subjects 10000 --incremental  then a delivery of 1% more subjects, run again
+    python -m benchmarks.warehouse_bench --subjects 10000 --latency      and one small delivery into a built park2023
 
-(`make bench` runs it with BENCH_ARGS, by default `--subjects 1000,3000,10000 --incremental`.)
+(`make bench` runs it with BENCH_ARGS, by default `--subjects 1000,3000,10000 --incremental --latency`.)
 
 For each size: a `scale` cohort is generated under <dir>/n<N>/landing (not timed; reused when
 --keep left it there), then the whole asset job runs once on a fresh warehouse, Dagster home and
@@ -23,11 +24,21 @@ does, every asset check (the Great Expectations suites) included. Measured:
 - the DuckDB floor, measured after the run on the same files in this process: plain `read_csv` of
   every delivery into raw tables, then the compiled SQL of every SQL dbt model of that run (from
   the run's dbt target folder), in dependency order, as `create table ... as`; no orchestration,
-  validation, dbt tests or Python models.
+  validation, dbt tests or Python models;
+- what row-level lineage costs (`lineage_cost`): the edges of audit.lineage and
+  audit.analysis_lineage (count, bytes), the lineage columns of the warehouse's rows, the dbt time
+  of audit_lineage and int_toxicity_max_grades, one `warehouse explain` of a rate cell, the HTML
+  report's explain pages; after the full run and after the +1% delivery's run.
+
+With --latency (`latency`): a park2023 warehouse is built, a few rows of serum labs land as a new
+file, and `warehouse run` runs again: file landed -> published serving copy. Last, the latency
+targets of issue 20 side by side with the floor: that small delivery, the +1% delivery as a share
+of the full run, the full run / floor and its peak RSS (at 10,000 subjects when that size ran).
 
 Speed is measured here, never by a test: the machine's load changes wall times, so CPU time is
 printed beside them. Modules: this one (cohorts, the sizes, the command line), `pipeline_run`
-(the timed child process), `floor` (the DuckDB floor), `report` (the printed figures).
+(the timed child process), `floor` (the DuckDB floor), `lineage_cost` (row-level lineage),
+`latency` (the small delivery), `figures` (what is measured), `report` (the printed figures).
 """
 
 from __future__ import annotations
@@ -42,8 +53,10 @@ from dagster_project.settings import PROJECT_ROOT
 
 from benchmarks.figures import SizeFigures
 from benchmarks.floor import measure_floor, run_target_dir
+from benchmarks.latency import measure_latency
+from benchmarks.lineage_cost import measure_lineage
 from benchmarks.pipeline_run import run_child
-from benchmarks.report import format_size, format_table, machine
+from benchmarks.report import format_latency, format_size, format_table, format_targets, machine
 
 DEFAULT_DIR = PROJECT_ROOT / "data" / "bench"
 DEFAULT_SEED = 20230703
@@ -112,7 +125,8 @@ def bench_size(subjects: int, base: Path, seed: int, incremental: bool, keep: bo
     echo(f"[bench] {subjects:,} subjects: pipeline exit {full.exit_code} in {full.wall:,.1f} s; "
          f"measuring the DuckDB floor")
     floor = measure_floor(root, full.run_id)
-    figures = SizeFigures(subjects, rows, files, size, full, floor)
+    echo(f"[bench] {subjects:,} subjects: measuring what row-level lineage costs")
+    figures = SizeFigures(subjects, rows, files, size, full, floor, lineage=measure_lineage(root, full))
     if incremental:
         from synthetic.scale import add_delivery
 
@@ -124,6 +138,7 @@ def bench_size(subjects: int, base: Path, seed: int, incremental: bool, keep: bo
         figures.incremental = run_child(root, "run_incremental", selection)
         figures.incremental_rows = sum(added.values())
         figures.incremental_subjects = extra
+        figures.incremental_lineage = measure_lineage(root, figures.incremental)
     run_dir = run_target_dir(full.run_id)
     if not keep:
         shutil.rmtree(root, ignore_errors=True)
@@ -153,6 +168,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", default=str(DEFAULT_DIR), help="work folder (default data/bench)")
     parser.add_argument("--incremental", action="store_true",
                         help="after each full run, deliver 1%% more subjects and time the second run")
+    parser.add_argument("--latency", action="store_true",
+                        help="build a park2023 warehouse, land a few rows of serum labs as a new file and time "
+                             "file -> published serving copy (a `warehouse run`); then print the latency targets")
     parser.add_argument("--keep", action="store_true",
                         help="keep cohorts, warehouses and logs (a kept cohort is reused next time)")
     parser.add_argument("--select", default=None,
@@ -172,16 +190,26 @@ def run(args: argparse.Namespace) -> int:
         print()
         print("\n".join(format_size(fig)))
         print(flush=True)
+    latency = None
+    if args.latency:
+        latency = measure_latency(base, args.seed, args.keep)
+        print()
+        print("\n".join(format_latency(latency)))
+        print(flush=True)
     if len(figures) > 1:
         print("side by side")
         print("\n".join(format_table(figures)))
+        print()
+    print("\n".join(format_targets(figures, latency)))
     if not args.keep:
         try:
             base.rmdir()  # only when empty
         except OSError:
             pass
-    return 0 if all(f.full.exit_code == 0 and (f.incremental is None or f.incremental.exit_code == 0)
-                    for f in figures) else 1
+    runs = [run for f in figures for run in (f.full, f.incremental) if run is not None]
+    if latency is not None:
+        runs += [latency.build, latency.run]
+    return 0 if all(run.exit_code == 0 for run in runs) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
