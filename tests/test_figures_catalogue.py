@@ -52,10 +52,18 @@ def test_figure_metadata_writes_the_catalogued_figure_with_its_caption(tmp_path)
     assert meta["figure_csf_pre_post_path"].value == str(tmp_path / "figures" / "csf_pre_post.png")
     text = meta["figure_csf_pre_post"].value
     assert text.startswith("![csf_pre_post](data:image/png;base64,")
-    assert text.endswith("\n\n" + catalogue.caption("csf_pre_post") + " 3 rows without a pair.")
+    # the caption, what this run adds, how to explain the figure's numbers (issue 17)
+    assert text.endswith("\n\n" + catalogue.caption("csf_pre_post") + " 3 rows without a pair. "
+                         + catalogue.explain_hint("csf_pre_post"))
+    assert "uv run warehouse explain analysis.csf_pre_post" in text
     with pytest.raises(KeyError, match="catalogue"):
         figure_metadata(b"\x89PNG", tmp_path / "figures", "not_a_figure")
     assert not (tmp_path / "figures" / "not_a_figure.png").exists()
+
+
+def test_every_explain_hint_names_a_catalogued_figure():
+    assert set(catalogue.EXPLAINED_BY) <= set(catalogue.STEMS)
+    assert catalogue.explain_hint("serum_cytokines_all") == ""  # a LOESS curve has no row-level lineage
 
 
 def test_report_shows_catalogued_figures_in_order_with_their_captions(tmp_path):
