@@ -44,6 +44,10 @@ DEFAULTS: dict[str, str] = {
     "WAREHOUSE_DUCKDB_MEMORY_LIMIT": "2GB",
     # R's loess is quadratic in n (README, "Choices"): the largest group a kinetic curve is fitted for.
     "WAREHOUSE_LOESS_MAX_POINTS": "5000",
+    # The report's explain pages list every subject behind a number: above this many subjects a
+    # study's numbers are not linked (at 10,000 subjects the pages took 200 s and 8.5 GiB);
+    # `warehouse explain` answers for any of them.
+    "WAREHOUSE_REPORT_EXPLAIN_MAX_SUBJECTS": "1000",
     "WAREHOUSE_CTCAE_LLN_ANC": f"{DEFAULT_LLN['ANC']:g}",
     "WAREHOUSE_CTCAE_LLN_PLT": f"{DEFAULT_LLN['PLT']:g}",
     # The log of the last `warehouse run` (dbt's and Dagster's output); blank: <data dir>/warehouse_run.log.
@@ -100,6 +104,7 @@ class Settings(dg.ConfigurableResource):
     default_study: str = DEFAULTS["WAREHOUSE_DEFAULT_STUDY"]
     duckdb_memory_limit: str = DEFAULTS["WAREHOUSE_DUCKDB_MEMORY_LIMIT"]
     loess_max_points: int = int(DEFAULTS["WAREHOUSE_LOESS_MAX_POINTS"])
+    report_explain_max_subjects: int = int(DEFAULTS["WAREHOUSE_REPORT_EXPLAIN_MAX_SUBJECTS"])
     ctcae_lln_anc: float = DEFAULT_LLN["ANC"]
     ctcae_lln_plt: float = DEFAULT_LLN["PLT"]
 
@@ -129,6 +134,8 @@ class Settings(dg.ConfigurableResource):
             "duckdb_memory_limit": _text(env, "WAREHOUSE_DUCKDB_MEMORY_LIMIT"),
             "loess_max_points": int(_number(env, "WAREHOUSE_LOESS_MAX_POINTS", whole=True, minimum=1,
                                             meaning="a whole number of samples")),
+            "report_explain_max_subjects": int(_number(env, "WAREHOUSE_REPORT_EXPLAIN_MAX_SUBJECTS", whole=True,
+                                                       minimum=0, meaning="a whole number of subjects")),
             "ctcae_lln_anc": _number(env, "WAREHOUSE_CTCAE_LLN_ANC", meaning="a number (10^9/L)"),
             "ctcae_lln_plt": _number(env, "WAREHOUSE_CTCAE_LLN_PLT", meaning="a number (10^9/L)"),
         }
@@ -207,6 +214,7 @@ class Settings(dg.ConfigurableResource):
             "WAREHOUSE_DEFAULT_STUDY": self.default_study,
             "WAREHOUSE_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "WAREHOUSE_LOESS_MAX_POINTS": str(self.loess_max_points),
+            "WAREHOUSE_REPORT_EXPLAIN_MAX_SUBJECTS": str(self.report_explain_max_subjects),
             "WAREHOUSE_CTCAE_LLN_ANC": f"{self.ctcae_lln_anc:g}",
             "WAREHOUSE_CTCAE_LLN_PLT": f"{self.ctcae_lln_plt:g}",
         }

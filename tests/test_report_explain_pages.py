@@ -338,6 +338,21 @@ def test_a_consort_link_opens_the_rows_of_the_subjects_it_counts(park, browser):
     assert len({c["subject_id"] for c in cells}) == n
 
 
+def test_a_study_above_the_page_limit_is_not_linked_and_says_why(park, tmp_path):
+    """WAREHOUSE_REPORT_EXPLAIN_MAX_SUBJECTS: park2023 (34 subjects) gets no page under a limit of
+    33 and the reason names the limit; at 34 its numbers link again."""
+    figures = park.root / "figures"
+    report = html_report.build_report(park.serving, figures, tmp_path / "small" / "r.html", run_id="r",
+                                      warehouse_path=park.warehouse, explain_max_subjects=33)
+    assert report.explain_pages == 0 and not (tmp_path / "small" / "explain").exists()
+    [(study, reason)] = report.explain_errors.items()
+    assert "34 subjects, more than WAREHOUSE_REPORT_EXPLAIN_MAX_SUBJECTS (33)" in reason
+    assert "href='explain/" not in report.path.read_text()
+    report = html_report.build_report(park.serving, figures, tmp_path / "at" / "r.html", run_id="r",
+                                      warehouse_path=park.warehouse, explain_max_subjects=34)
+    assert report.explain_pages > 0 and not report.explain_errors
+
+
 @pytest.fixture(scope="module")
 def wehrli(wehrli_run):
     assert wehrli_run.exit_code == 0, wehrli_run.output[-3000:]

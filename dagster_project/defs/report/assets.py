@@ -46,6 +46,7 @@ def html_report(context: dg.AssetExecutionContext, settings: Settings) -> dg.Mat
         out_path=settings.report_path,
         run_id=context.run.run_id,
         warehouse_path=settings.db_path,
+        explain_max_subjects=settings.report_explain_max_subjects,
     )
     for table, reason in report.explain_errors.items():
         context.log.warning(f"the numbers of {table} are not linked to explain pages: {reason}")

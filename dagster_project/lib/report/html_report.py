@@ -73,18 +73,26 @@ def data_version(delivery_sha256s: list[str]) -> str:
 
 
 def build_report(serving_path: str | Path, figures_dir: str | Path, out_path: str | Path, run_id: str,
-                 warehouse_path: str | Path | None = None) -> Report:
+                 warehouse_path: str | Path | None = None, explain_max_subjects: int | None = None) -> Report:
     """Render the report from the serving file and the figures; write it atomically. With the
     warehouse file, each published number shown that has lineage links to its explain page
-    (explain_pages.py), written under <report folder>/explain/ first."""
+    (explain_pages.py), written under <report folder>/explain/ first, for the studies of at most
+    `explain_max_subjects` subjects (a page lists every subject behind its number: the pages of
+    a large study cost minutes and GiB; `warehouse explain` answers for its numbers)."""
     tables = read_tables(Path(serving_path))
     out = Path(out_path)
     links: dict[Cell, str] = {}
     errors: dict[str, str] = {}
     started = time.perf_counter()
     if warehouse_path is not None:
-        pages = write_pages(Path(serving_path), Path(warehouse_path), out.parent, shown_rows(tables))
+        too_large = _too_large_for_pages(tables.get("studies"), explain_max_subjects)
+        shown = [row for row in shown_rows(tables) if row[0] not in too_large]
+        pages = write_pages(Path(serving_path), Path(warehouse_path), out.parent, shown)
         links, errors = pages.links, pages.errors
+        for study, n in too_large.items():
+            errors[f"study {study}"] = (
+                f"{n} subjects, more than WAREHOUSE_REPORT_EXPLAIN_MAX_SUBJECTS ({explain_max_subjects}): its "
+                "numbers are not linked to pages; `uv run warehouse explain` answers for any of them")
     explain_seconds = time.perf_counter() - started
     studies = report_studies(tables)
     figures = {study: read_figures(Path(figures_dir) if study is None else Path(figures_dir) / study)
@@ -108,6 +116,15 @@ def build_report(serving_path: str | Path, figures_dir: str | Path, out_path: st
         explain_seconds=explain_seconds,
         explain_errors=errors,
     )
+
+
+def _too_large_for_pages(studies: pd.DataFrame | None, limit: int | None) -> dict[str | None, int]:
+    """study -> its subjects, for the studies above `limit` (marts.dim_studies n_subjects)."""
+    if limit is None or studies is None or "n_subjects" not in studies.columns:
+        return {}
+    large = studies[studies["n_subjects"].fillna(0) > limit]
+    ids = large["study_id"] if "study_id" in large.columns else [None] * len(large)
+    return {s: int(n) for s, n in zip(ids, large["n_subjects"])}
 
 
 # The report's tables (read_tables names) of the linked numbers, by table: every table of
