@@ -48,7 +48,7 @@ import pandas as pd
 
 from dagster_project.lib.lineage.explain import ExplainError, explain
 from dagster_project.lib.report.formatting import NOT_AVAILABLE, NOT_REACHED, num, p_text, rate_text
-from schemas.lineage import LINEAGE_KEYS, SEPARATOR
+from schemas.lineage import LINEAGE_KEYS, key_text
 from schemas.vocabulary import OVERALL
 
 CONSORT_TABLE = "marts.agg_consort"
@@ -86,8 +86,8 @@ class Pages:
 
 
 def lineage_key(table: str, values: dict[str, Any]) -> str:
-    """A row's lineage key as `schemas.lineage.key_sql` builds it in SQL (text values)."""
-    return SEPARATOR.join(f"{c}={'' if _missing(values.get(c)) else values.get(c)}" for c in LINEAGE_KEYS[table])
+    """A row's lineage key as `schemas.lineage.key_sql` builds it in SQL (schemas.lineage.key_text)."""
+    return key_text(table, values)
 
 
 def page_name(study_id: str | None, table: str, key: str, column: str | None = None) -> str:
