@@ -1,9 +1,10 @@
 """`warehouse` command: synth | run | dev | clean.
 
     warehouse synth --profile park2023 [--seed N] [--subjects N] [--out DIR] [--study ID]
-    warehouse run [--select SELECTION] [--verbose]
-                                         materialize the asset graph once, in-process; show its progress,
-                                         print a summary (dbt's and Dagster's log: the run log, or --verbose)
+    warehouse run [--full | --select SELECTION] [--verbose]
+                                         materialize what changed since the published copy (every asset
+                                         with --full), in-process; show its progress, print a summary
+                                         (dbt's and Dagster's log: the run log, or --verbose)
     warehouse sql [-c SQL] [FILE]        a read-only SQL shell on the serving file (or FILE)
     warehouse dev                        the Dagster UI on 127.0.0.1:3000, on the same instance as `run`
     warehouse clean [--landing]          remove what the warehouse wrote (and the landing folder)
@@ -56,7 +57,7 @@ def _synth(args: argparse.Namespace, settings: Settings) -> int:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from dagster_project.run import run_pipeline
 
-    return run_pipeline(selection=args.select, verbose=args.verbose)
+    return run_pipeline(selection=args.select, verbose=args.verbose, full=args.full)
 
 
 def _sql(args: argparse.Namespace, settings: Settings) -> int:
@@ -132,8 +133,12 @@ def main(argv: list[str] | None = None) -> int:
                        help="write the cohort as the study folder <landing>/<ID>/ with a study.yml (default: the default study)")
     synth.set_defaults(func=_synth)
 
-    run = sub.add_parser("run", help="materialize every asset once, in-process, and print a summary")
-    run.add_argument("--select", default=None, help="Dagster asset selection (default: everything)")
+    run = sub.add_parser("run", help="materialize what changed since the published copy, in-process, and print a summary")
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument("--full", action="store_true",
+                       help="rebuild everything from the raw tables (default: only the sources with new "
+                       "deliveries and what is downstream of them; a change of code or settings also rebuilds everything)")
+    scope.add_argument("--select", default=None, help="Dagster asset selection, run as given (default: what changed)")
     run.add_argument("--verbose", action="store_true",
                      help="also print Dagster's log and dbt's output (always in the run log: WAREHOUSE_RUN_LOG)")
     run.set_defaults(func=_run)

@@ -13,6 +13,8 @@ from typing import TextIO
 import dagster as dg
 import duckdb
 
+from dagster_project.defs.automation import plan_selection
+from dagster_project.lib.changes import RunPlan, plan_run
 from dagster_project.settings import Settings
 from dagster_project.lib.report.summary import print_summary
 from dagster_project.run_display import RunDisplay, file_logger, progress_logger, step_stages
@@ -62,9 +64,11 @@ class _Tee(io.TextIOBase):
         return self.streams[0].fileno()
 
 
-def run_pipeline(selection: str | None = None, verbose: bool = False) -> int:
-    """Materialize every asset (or a selection, with the checks of the selected assets); 0 when all
-    steps and blocking checks passed.
+def run_pipeline(selection: str | None = None, verbose: bool = False, full: bool = False) -> int:
+    """Materialize what changed since the published copy (lib/changes.py: the sources with new
+    deliveries and everything downstream), everything with `full` (or when the code or settings
+    changed), or exactly `selection` (with the checks of the selected assets); 0 when all steps and
+    blocking checks passed, or when nothing was new.
 
     Prints the progress (run_display.py) and the summary; Dagster's log of the run and dbt's output
     go to the run log (Settings.run_log), and with `verbose` to this output too."""
@@ -82,6 +86,13 @@ def run_pipeline(selection: str | None = None, verbose: bool = False) -> int:
         )
         return 1
     out = sys.stdout
+    plan = None
+    if selection is None:
+        plan, _ = plan_run(settings.landing, settings.serving_file, settings.default_study, full=full)
+        print(f"warehouse run: {plan.reason}", file=out, flush=True)
+        if plan.nothing_to_do:
+            print(f"the serving copy {settings.serving_file} is current (`warehouse run --full` rebuilds it)", file=out)
+            return 0
     # dbt binds a logger to sys.stdout when it is first imported: import it before the run's output
     # goes to the log, so that logger keeps this output (as it always had) and not the run's stream.
     import dbt_common.events  # noqa: F401
@@ -96,14 +107,15 @@ def run_pipeline(selection: str | None = None, verbose: bool = False) -> int:
         try:
             with redirect_stdout(target), redirect_stderr(target):
                 loggers = {"run_log": file_logger(target), "progress": progress_logger(display)}
-                job, definitions = _job(selection, loggers)
+                job, definitions = _job(selection, loggers, plan)
                 display.plan(step_stages(definitions, job))
                 with display:
                     if verbose:
                         target.streams[1:] = [display.echo_stream()]
                     with dg.DagsterInstance.get() as instance:
                         result = job.execute_in_process(run_config={"loggers": {name: {} for name in loggers}},
-                                                        instance=instance, raise_on_error=False)
+                                                        instance=instance, raise_on_error=False,
+                                                        tags=plan.tags() if plan else None)
         finally:
             # Whatever kept the stream of the run (a library's log handler) writes here from now on.
             target.streams = [out]
@@ -126,14 +138,18 @@ def run_pipeline(selection: str | None = None, verbose: bool = False) -> int:
     return 0
 
 
-def _job(selection: str | None, loggers: dict[str, dg.LoggerDefinition]) -> tuple[dg.JobDefinition, dg.Definitions]:
-    """The asset job (or its subset of `selection`) with the run's own loggers instead of the console."""
+def _job(selection: str | None, loggers: dict[str, dg.LoggerDefinition],
+         plan: RunPlan | None = None) -> tuple[dg.JobDefinition, dg.Definitions]:
+    """The asset job (or its subset of `selection`, or of a changed run's plan) with the run's own
+    loggers instead of the console."""
     from dagster_project.definitions import defs
 
     definitions = dg.Definitions.merge(defs(), dg.Definitions(loggers=loggers))
     job = definitions.resolve_implicit_global_asset_job_def()
-    if selection:
-        keys = set(dg.AssetSelection.from_string(selection).resolve(definitions.resolve_asset_graph()))
+    chosen = (dg.AssetSelection.from_string(selection) if selection
+              else plan_selection(plan) if plan and not plan.full else None)
+    if chosen is not None:
+        keys = set(chosen.resolve(definitions.resolve_asset_graph()))
         job = job.get_subset(asset_selection=keys)
     return job, definitions
 

@@ -50,7 +50,28 @@ def test_sensor_requests_a_run_once_per_new_bytes(small_warehouse):
     new, cursor = _tick(cursor)
     assert isinstance(new, dg.RunRequest)
     assert new.run_key != first.run_key
-    assert new.tags == {"new_deliveries": "1", "new_files": "vitals/2030-01-01_new.csv"}
+    assert {k: new.tags[k] for k in ("new_deliveries", "new_files")} == {
+        "new_deliveries": "1", "new_files": "vitals/2030-01-01_new.csv"}
+    # the run is planned as `warehouse run` plans: the first, before any publish, rebuilds everything;
+    # once published, a vitals file selects its ingest asset and what is downstream, not other sources
+    assert first.tags["warehouse/plan"] == "full" and first.asset_selection is None
+    assert new.tags["warehouse/plan"] == "full"  # still nothing published here
+
+
+def test_sensor_run_after_a_publish_selects_what_the_file_changes(small_warehouse):
+    from dagster_project.run import run_pipeline
+
+    with redirect_stdout(io.StringIO()):
+        assert run_pipeline() == 0
+    vitals = sorted((small_warehouse / "landing" / "vitals").iterdir())[0]
+    lines = vitals.read_text().splitlines()
+    vitals.with_name("2030-01-01_new.csv").write_text("\n".join(lines[:3]).replace(":00", ":01") + "\n")
+    tick, _ = _tick(None)
+    assert isinstance(tick, dg.RunRequest)
+    assert tick.tags["warehouse/plan"] == "changed" and tick.tags["warehouse/changed_studies"] == "default"
+    selected = {key.to_user_string() for key in tick.asset_selection}
+    assert {"raw/vitals", "staging/stg_clinical__vitals", "serving/warehouse", "reports/html_report"} <= selected
+    assert not {"raw/serum_labs", "raw/subjects", "staging/stg_serum__labs"} & selected
 
 
 def test_sensor_ignores_bytes_the_warehouse_already_recorded(small_warehouse):

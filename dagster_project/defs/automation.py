@@ -1,13 +1,19 @@
 """Loads: the refresh job, a sensor on the landing folder and a daily schedule.
 
-- `warehouse_refresh` materializes every asset and runs every check, one step after another in
-  one process (as `warehouse run` does: DuckDB has one writer, so steps in parallel processes
-  would only wait for each other's lock); each step retries on failure, with a pause.
+- `warehouse_refresh` materializes assets and runs their checks, one step after another in one
+  process (as `warehouse run` does: DuckDB has one writer, so steps in parallel processes would
+  only wait for each other's lock); each step retries on failure, with a pause. Launched by hand
+  (the UI) it materializes everything.
 - `landing_folder_sensor` starts a refresh when a delivery file appears whose bytes the
-  warehouse has not recorded (not in the serving copy's audit.deliveries, not seen by the sensor
+  warehouse has not published (not in the serving copy's audit.deliveries, not seen by the sensor
   before), found by the same scan as ingest; run key = the new files' sha256s, so the same bytes
   never start a second run; the run's tags say how many files and which.
-- `daily_refresh` runs the same job every night as a safety net.
+- `daily_refresh` every night: a run of whatever the serving copy lacks (a delivery a failed run
+  left unpublished, a change of code or settings), skipped when it is current.
+
+The sensor's and the schedule's runs are planned as `warehouse run` plans (lib/changes.py): only
+the sources with new deliveries and what is downstream of them (`plan_selection`), or everything
+when the code or settings changed; the plan travels in the run's tags.
 """
 
 import hashlib
@@ -15,9 +21,7 @@ import json
 
 import dagster as dg
 
-from dagster_project.lib.ingest.landing import new_deliveries
-from dagster_project.lib.ingest.studies import read_landing
-from dagster_project.lib.serving.publish import published_deliveries
+from dagster_project.lib.changes import RunPlan, plan_run
 from dagster_project.settings import Settings
 
 # A step that fails (e.g. "Could not set lock on file") is tried again up to 3 times, 15 s apart.
@@ -32,6 +36,28 @@ warehouse_refresh = dg.define_asset_job(
 )
 
 
+def plan_selection(plan: RunPlan) -> dg.AssetSelection:
+    """The assets a changed run materializes: the ingest assets of the plan's sources and
+    everything downstream of them (dbt models, analysis, the serving copy, the reports)."""
+    if plan.full:
+        return dg.AssetSelection.all()
+    return dg.AssetSelection.assets(*(dg.AssetKey(["raw", source]) for source in sorted(plan.sources))).downstream()
+
+
+def _run_request(plan: RunPlan, run_key: str | None = None) -> dg.RunRequest:
+    files = ", ".join(plan.files.values())
+    tags = {**plan.tags(), "new_deliveries": str(len(plan.files)),
+            "new_files": files if len(files) <= 200 else files[:197] + "..."}
+    return dg.RunRequest(run_key=run_key, tags=tags,
+                         asset_selection=None if plan.full else list(_selected_keys(plan)))
+
+
+def _selected_keys(plan: RunPlan) -> list[dg.AssetKey]:
+    from dagster_project.definitions import defs
+
+    return sorted(plan_selection(plan).resolve(defs().resolve_asset_graph()))
+
+
 @dg.sensor(
     job=warehouse_refresh,
     minimum_interval_seconds=30,
@@ -40,22 +66,25 @@ warehouse_refresh = dg.define_asset_job(
 )
 def landing_folder_sensor(context: dg.SensorEvaluationContext, settings: Settings):
     known = json.loads(context.cursor) if context.cursor else {}
-    folders = read_landing(settings.landing, settings.default_study).delivery_folders()
-    state, new = new_deliveries(settings.landing, folders, known, loaded=published_deliveries(settings.serving_file))
+    plan, state = plan_run(settings.landing, settings.serving_file, settings.default_study, known=known)
     context.update_cursor(json.dumps(state))
-    if not new:
+    if not plan.files:
         return dg.SkipReason("no new delivery")
-    run_key = "deliveries-" + hashlib.sha256("".join(new).encode()).hexdigest()[:16]
-    files = ", ".join(new.values())
-    return dg.RunRequest(run_key=run_key, tags={"new_deliveries": str(len(new)),
-                                                "new_files": files if len(files) <= 200 else files[:197] + "..."})
+    run_key = "deliveries-" + hashlib.sha256("".join(plan.files).encode()).hexdigest()[:16]
+    return _run_request(plan, run_key)
 
 
-daily_refresh = dg.ScheduleDefinition(
+@dg.schedule(
     name="daily_refresh",
     job=warehouse_refresh,
     cron_schedule="0 2 * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Full refresh every night at 02:00 UTC.",
+    description="Every night at 02:00 UTC: a run of what the serving copy lacks (planned as `warehouse run` "
+    "plans), skipped when it is current.",
 )
+def daily_refresh(context: dg.ScheduleEvaluationContext, settings: Settings):
+    plan, _ = plan_run(settings.landing, settings.serving_file, settings.default_study)
+    if plan.nothing_to_do:
+        return dg.SkipReason(plan.reason)
+    return _run_request(plan)

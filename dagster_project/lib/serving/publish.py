@@ -17,9 +17,12 @@ PUBLISHED_SCHEMAS = ("marts", "analysis", "audit")
 
 
 def publish(warehouse_path: Path, serving_path: Path, run_id: str,
-            duckdb_config: dict[str, str] | None = None) -> dict[str, int]:
+            duckdb_config: dict[str, str] | None = None, plan: str | None = None,
+            build_fingerprint: str | None = None) -> dict[str, int]:
     """Copy the published schemas into a fresh file and swap it in; return rows per table.
-    `duckdb_config`: the writer connection's settings (Settings.duckdb_config(): memory limit)."""
+    `duckdb_config`: the writer connection's settings (Settings.duckdb_config(): memory limit).
+    `plan` ("full", "changed", or None for a run not planned by lib/changes.py) and
+    `build_fingerprint` (what the copy was built by, lib/changes.py) go into audit.publication."""
     serving_path.parent.mkdir(parents=True, exist_ok=True)
     # Temp files of publishes that were killed before their rename: never read, safe to remove.
     for stale in serving_path.parent.glob(f".{serving_path.name}.*.tmp*"):
@@ -45,8 +48,9 @@ def publish(warehouse_path: Path, serving_path: Path, run_id: str,
                 con.execute(f'create table "{schema}"."{table}" as select * from warehouse."{schema}"."{table}"')
                 counts[f"{schema}.{table}"] = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
             con.execute(
-                "create table audit.publication as select ? as run_id, ? as published_at, ? as tables",
-                [run_id, datetime.now(timezone.utc).replace(tzinfo=None), len(tables)],
+                "create table audit.publication as select ? as run_id, ? as published_at, ? as tables, "
+                "?::varchar as plan, ?::varchar as build_fingerprint",
+                [run_id, datetime.now(timezone.utc).replace(tzinfo=None), len(tables), plan, build_fingerprint],
             )
             con.execute("detach warehouse")
             con.execute("checkpoint")
