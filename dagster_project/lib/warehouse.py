@@ -41,21 +41,34 @@ def read_table(
 
 def replace_tables(db_path: str | Path, schema: str, tables: dict[str, pd.DataFrame],
                    duckdb_config: dict[str, str] | None = None,
-                   lineage: pd.DataFrame | None = None) -> dict[str, int]:
+                   lineage: pd.DataFrame | None = None,
+                   studies: Sequence[str] | None = None) -> dict[str, int]:
     """Replace each `schema.name` with its frame, all in one transaction; return row counts.
     `duckdb_config`: the writer connection's settings (Settings.duckdb_config(): memory limit).
     `lineage`: the edges of these tables' values (lib/lineage/edges.py), replacing in
-    audit.analysis_lineage every edge of the tables written, in the same transaction."""
+    audit.analysis_lineage every edge of the tables written, in the same transaction.
+    `studies`: the frames hold only these studies' rows (a changed run, lib/changes.py): only
+    their rows and edges are replaced, the other studies' stay (a table not yet there is created)."""
     with duckdb.connect(str(db_path), config=duckdb_config or {}) as con:
         con.execute(f'create schema if not exists "{schema}"')
+        existing = {t for (t,) in con.execute("select table_name from duckdb_tables() where schema_name = ?",
+                                              [schema]).fetchall()}
         con.execute("begin transaction")
         try:
             for name, frame in tables.items():
                 con.register("frame_to_write", frame)
-                con.execute(f'create or replace table "{schema}"."{name}" as select * from frame_to_write')
+                if studies is not None and name in existing:
+                    # Rebuilt as the other studies' rows and these, by name: a column typed NULL in a
+                    # table written while it had no row takes the type of the new rows (an insert
+                    # could not cast into it).
+                    con.execute(f'create or replace table "{schema}"."{name}" as '
+                                f'select * from "{schema}"."{name}" where study_id not in (select unnest(?::varchar[])) '
+                                'union all by name select * from frame_to_write', [list(studies)])
+                else:
+                    con.execute(f'create or replace table "{schema}"."{name}" as select * from frame_to_write')
                 con.unregister("frame_to_write")
             if lineage is not None:
-                _replace_edges(con, [f"{schema}.{name}" for name in tables], lineage)
+                _replace_edges(con, [f"{schema}.{name}" for name in tables], lineage, studies)
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
@@ -63,8 +76,10 @@ def replace_tables(db_path: str | Path, schema: str, tables: dict[str, pd.DataFr
     return {name: len(frame) for name, frame in tables.items()}
 
 
-def _replace_edges(con: duckdb.DuckDBPyConnection, targets: list[str], edges: pd.DataFrame) -> None:
-    """Every edge of `targets` in audit.analysis_lineage replaced by `edges` (of those targets)."""
+def _replace_edges(con: duckdb.DuckDBPyConnection, targets: list[str], edges: pd.DataFrame,
+                   studies: Sequence[str] | None = None) -> None:
+    """Every edge of `targets` (of `studies`, when given) in audit.analysis_lineage replaced by
+    `edges` (of those targets)."""
     stray = sorted(set(edges["target_table"]) - set(targets)) if len(edges) else []
     if stray:
         raise ValueError(f"lineage edges of tables not written here: {stray}")
@@ -72,7 +87,12 @@ def _replace_edges(con: duckdb.DuckDBPyConnection, targets: list[str], edges: pd
     columns = ", ".join(f"{c} {t}" for c, t in EDGE_COLUMNS.items())
     con.execute(f'create schema if not exists "{schema}"')
     con.execute(f"create table if not exists {ANALYSIS_LINEAGE_TABLE} ({columns})")
-    con.execute(f"delete from {ANALYSIS_LINEAGE_TABLE} where target_table in (select unnest(?::varchar[]))", [targets])
+    if studies is None:
+        con.execute(f"delete from {ANALYSIS_LINEAGE_TABLE} where target_table in (select unnest(?::varchar[]))",
+                    [targets])
+    else:
+        con.execute(f"delete from {ANALYSIS_LINEAGE_TABLE} where target_table in (select unnest(?::varchar[])) "
+                    "and study_id in (select unnest(?::varchar[]))", [targets, list(studies)])
     if len(edges):
         con.register("edges_to_write", edges)
         con.execute(f"insert into {ANALYSIS_LINEAGE_TABLE} by name select * from edges_to_write")

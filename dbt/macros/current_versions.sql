@@ -63,6 +63,8 @@
     with keyed as (
         select *, {{ normalized_key(table_name) }}
         from {{ source(source_name, table_name) }}
+        {#- an incremental staging build reads only the studies it rewrites (macros/changed_studies.sql) #}
+        where {{ changed_studies_only('_study_id') }}
     ),
     repeated as (
         select {{ keys }} from keyed group by all having count(*) > 1

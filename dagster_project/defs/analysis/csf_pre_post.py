@@ -4,7 +4,8 @@ the figure of each study that has CSF samples."""
 import dagster as dg
 
 from dagster_project.defs.analysis.figure_metadata import figure_metadata
-from dagster_project.defs.analysis.studies import figure_label, read_studies, remove_stale_figures, study_folder
+from dagster_project.defs.analysis.studies import (figure_label, read_studies, remove_stale_figures, studies_to_compute,
+                                                   study_folder)
 from dagster_project.defs.table_metadata import table_metadata
 from dagster_project.figures.csf_pre_post import csf_pre_post_png, panel_tests, panel_tests_note
 from dagster_project.lib.analysis.csf_pre_post import COLUMNS, lineage, select_pre_post, summarize
@@ -28,10 +29,11 @@ TABLE = dg.AssetKey(["analysis", "csf_pre_post"])
     "Wilcoxon test (Fong et al. 2018, robustrank pm.wilcox.test SR-MW, two-sided). The samples behind each "
     "value (their delivered rows) are written with it to audit.analysis_lineage.",
 )
-def csf_pre_post_asset(settings: Settings) -> dg.MaterializeResult:
+def csf_pre_post_asset(context: dg.AssetExecutionContext, settings: Settings) -> dg.MaterializeResult:
     studies = read_studies(settings.db_path)
+    computed, only = studies_to_compute(context.run.tags, studies)
     parts, edges, figures, not_drawn = [], [], {}, []
-    for study in studies:
+    for study in computed:
         sid = study.study_id
         # Only the study's CSF rows enter the analysis (select_pre_post keeps specimen 'csf'): read
         # those alone, not the whole mart (17 GiB of pandas at 10,000 subjects).
@@ -52,7 +54,7 @@ def csf_pre_post_asset(settings: Settings) -> dg.MaterializeResult:
         remove_stale_figures(folder, ["csf_pre_post"], drawn)
     table = stack(parts, COLUMNS)
     replace_tables(settings.db_path, "analysis", {"csf_pre_post": table}, settings.duckdb_config(),
-                   lineage=edge_frame(edges))
+                   lineage=edge_frame(edges), studies=only)
     if not_drawn:
         figures["figures_not_drawn"] = dg.MetadataValue.text("; ".join(not_drawn) + ".")
     return dg.MaterializeResult(metadata={**table_metadata(settings.db_path, [TABLE])[TABLE], **figures})

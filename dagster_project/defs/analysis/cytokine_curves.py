@@ -11,7 +11,8 @@ import pandas as pd
 from dagster_project.lib.analysis.cytokine_curves import COLUMNS, curve_order, cytokine_curves, subject_groups
 from dagster_project.lib.analysis.studies import stack
 from dagster_project.defs.analysis.figure_metadata import figure_metadata
-from dagster_project.defs.analysis.studies import figure_label, read_studies, remove_stale_figures, study_folder
+from dagster_project.defs.analysis.studies import (figure_label, read_studies, remove_stale_figures, studies_to_compute,
+                                                   study_folder)
 from dagster_project.defs.table_metadata import table_metadata
 from dagster_project.figures.cytokine_curves import cytokine_curves_png
 from dagster_project.lib.warehouse import read_table, replace_tables
@@ -80,18 +81,19 @@ def _points_note(points: pd.DataFrame) -> str:
     "with status too_small; groups above WAREHOUSE_LOESS_MAX_POINTS samples (default 5,000; loess is "
     "quadratic in n) one row with status too_large.",
 )
-def cytokine_curves_asset(settings: Settings) -> dg.MaterializeResult:
+def cytokine_curves_asset(context: dg.AssetExecutionContext, settings: Settings) -> dg.MaterializeResult:
     studies = read_studies(settings.db_path)
+    computed, only = studies_to_compute(context.run.tags, studies)
     max_points = settings.loess_max_points
     parts, figures, notes = [], {}, []
-    for study in studies:
+    for study in computed:
         curves, figure_meta, note = _study_curves(settings, study, studies, max_points)
         parts.append((study.study_id, curves))
         figures |= figure_meta
         if note:
             notes.append(note)
     curves = stack(parts, COLUMNS)
-    replace_tables(settings.db_path, "analysis", {"cytokine_curves": curves}, settings.duckdb_config())
+    replace_tables(settings.db_path, "analysis", {"cytokine_curves": curves}, settings.duckdb_config(), studies=only)
     # curves (study x specimen x analyte x group) by status, not rows
     curve_keys = ["study_id", "specimen", "analyte", "group"]
     status = curves.drop_duplicates(curve_keys).groupby("status").size().to_dict() if len(curves) else {}

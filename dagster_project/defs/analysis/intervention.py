@@ -30,7 +30,8 @@ from dagster_project.lib.analysis.intervention import (
 from dagster_project.lib.analysis.studies import stack, study_rows
 from dagster_project.lib.lineage.edges import edge_frame
 from dagster_project.defs.analysis.figure_metadata import figure_metadata
-from dagster_project.defs.analysis.studies import figure_label, read_studies, remove_stale_figures, study_folder
+from dagster_project.defs.analysis.studies import (figure_label, read_studies, remove_stale_figures, studies_to_compute,
+                                                   study_folder)
 from dagster_project.defs.table_metadata import table_metadata
 from dagster_project.figures.intervention import (
     cytokine_pairs_png,
@@ -84,12 +85,13 @@ NO_COURSE = (
         ),
     ]
 )
-def intervention_tables(settings: Settings):
+def intervention_tables(context: dg.AssetExecutionContext, settings: Settings):
     llns = {"ANC": settings.ctcae_lln_anc, "PLT": settings.ctcae_lln_plt}
     studies = read_studies(settings.db_path)
+    computed, only = studies_to_compute(context.run.tags, studies)
     parts: dict[str, list] = {"courses": [], "windows": [], "tests": [], "grades": []}
     edges: list = []  # the windows' and tests' lineage (lib/analysis/intervention.lineage)
-    for study in studies:
+    for study in computed:
         sid = study.study_id
         medications = _study_table(settings, "staging.stg_clinical__medications", sid)
         # only the subjects with a course: a few rows of marts of millions, filtered in DuckDB
@@ -119,6 +121,7 @@ def intervention_tables(settings: Settings):
         {"intervention_windows": windows, "intervention_tests": tests, "intervention_lab_grades": grades},
         settings.duckdb_config(),
         lineage=edge_frame(edges),
+        studies=only,
     )
 
     common = {"subjects_with_course": len(courses)}

@@ -5,20 +5,23 @@ Every analysis table is computed per study (lib/analysis/studies.py); every figu
 study into ``<figures dir>/<study_id>/<stem>.png`` (the same layout for one study or several),
 only where the study has the data (a relative-time export without outcomes has no Kaplan-Meier
 figure: the asset says so in its metadata, and a figure of an earlier run that is no longer drawn
-is removed, so the report never shows a stale one).
+is removed, so the report never shows a stale one). A changed run (lib/changes.py) computes and
+draws only the studies of its new deliveries (`studies_to_compute`); the other studies' rows,
+lineage edges and figures stay as the last run wrote them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from dagster_project.lib.changes import PLAN_TAG, STUDIES_TAG
 from schemas.vocabulary import DEFAULT_KINETICS_GROUP_BY, DEFAULT_TOXICITY_CRITERIA, RESPONSE_CRITERIA
 
-__all__ = ["StudyInfo", "figure_label", "read_studies", "remove_stale_figures", "study_folder"]
+__all__ = ["StudyInfo", "figure_label", "read_studies", "remove_stale_figures", "studies_to_compute", "study_folder"]
 
 DIM_STUDIES = "marts.dim_studies"
 
@@ -53,6 +56,16 @@ def read_studies(db_path: str | Path) -> list[StudyInfo]:
         values = {f: getattr(row, f) for f in fields}
         studies.append(StudyInfo(**{k: v for k, v in values.items() if v is not None and v == v}))
     return studies
+
+
+def studies_to_compute(tags: Mapping[str, str], studies: list[StudyInfo]) -> tuple[list[StudyInfo], list[str] | None]:
+    """The studies an analysis asset computes in this run, and what `replace_tables(studies=)`
+    takes: a changed run (lib/changes.py, its tags) recomputes only the studies of its new
+    deliveries (None: every study, the tables replaced whole); any other run, every study."""
+    if tags.get(PLAN_TAG) != "changed":
+        return studies, None
+    changed = {s for s in tags.get(STUDIES_TAG, "").split(",") if s}
+    return [s for s in studies if s.study_id in changed], sorted(changed)
 
 
 def study_folder(figures_dir: Path, study_id: str) -> Path:

@@ -4,7 +4,8 @@ ED Fig 1B/C), per study; the figures of each study that has survival data."""
 import dagster as dg
 
 from dagster_project.defs.analysis.figure_metadata import figure_metadata
-from dagster_project.defs.analysis.studies import figure_label, read_studies, remove_stale_figures, study_folder
+from dagster_project.defs.analysis.studies import (figure_label, read_studies, remove_stale_figures, studies_to_compute,
+                                                   study_folder)
 from dagster_project.defs.table_metadata import table_metadata
 from dagster_project.figures.survival import km_figure
 from dagster_project.lib.analysis.studies import study_rows
@@ -42,15 +43,16 @@ def _logrank_p(logrank, endpoint: str) -> float | None:
         ),
     ]
 )
-def survival_tables(settings: Settings):
+def survival_tables(context: dg.AssetExecutionContext, settings: Settings):
     studies = read_studies(settings.db_path)
+    computed, only = studies_to_compute(context.run.tags, studies)
     endpoints = read_table(settings.db_path, "marts.fct_subject_endpoints")
     edges: list = []
-    curves, summary, logrank = build_km_tables_by_study(endpoints, [s.study_id for s in studies], edges=edges)
+    curves, summary, logrank = build_km_tables_by_study(endpoints, [s.study_id for s in computed], edges=edges)
     replace_tables(settings.db_path, "analysis", {"km_curves": curves, "km_summary": summary, "km_logrank": logrank},
-                   settings.duckdb_config(), lineage=edge_frame(edges))
+                   settings.duckdb_config(), lineage=edge_frame(edges), studies=only)
     figures, not_drawn = {}, []
-    for study in studies:
+    for study in computed:
         sid, label = study.study_id, figure_label(studies, study.study_id)
         folder = study_folder(settings.figures_dir, sid)
         s_curves, s_summary, s_logrank = (study_rows(t, sid) for t in (curves, summary, logrank))

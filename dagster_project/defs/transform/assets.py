@@ -22,6 +22,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from dagster_project.defs import stages
 from dagster_project.defs.table_metadata import column_descriptions, table_metadata
+from dagster_project.lib.changes import PLAN_TAG, STUDIES_TAG
 from dagster_project.lib.transform.project import dbt_cli_vars, dbt_project
 from dagster_project.settings import DBT_PROJECT_DIR, Settings
 
@@ -121,6 +122,21 @@ translator = WarehouseTranslator(
 )
 
 
+def build_args(tags: Mapping[str, str]) -> list[str]:
+    """`dbt build` as a run's plan (lib/changes.py) asks: a changed run rebuilds the staging rows of
+    its studies only (var changed_studies, macros/changed_studies.sql); a full run rebuilds every
+    incremental model from scratch; a run without a plan (a selection, the UI) rebuilds the
+    selected models for every study."""
+    plan = tags.get(PLAN_TAG)
+    # dagster-dbt replaces the asset definition's `exclude` by its own `--select` when the run is a
+    # subset: unit tests (run by the test suite, not on loads) stay out of every build here.
+    build = ["build", "--exclude", "resource_type:unit_test"]
+    if plan == "changed":
+        studies = [s for s in tags.get(STUDIES_TAG, "").split(",") if s]
+        return [*build, *dbt_cli_vars(changed_studies=studies)]
+    return [*build, *dbt_cli_vars(), *(["--full-refresh"] if plan == "full" else [])]
+
+
 # dbt `unit_tests:` check the models' logic on fixed inputs, not the data: they run in the test
 # suite (tests/test_dbt_unit_tests.py), not on every load, as dbt's docs advise.
 @cache
@@ -138,7 +154,7 @@ def warehouse_dbt_models() -> dg.AssetsDefinition:
     def _models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Settings):
         """Build every selected model and seed and run their data tests in dependency order (dbt build)."""
         settings.export_environment()  # dbt reads the warehouse file, time zone and memory limit from it
-        events = list(dbt.cli(["build", *dbt_cli_vars()], context=context).stream())
+        events = list(dbt.cli(build_args(context.run.tags), context=context).stream())
         # Rows, column types and headlines are read here, after dbt has exited and released the
         # warehouse file: dagster-dbt's own fetch_row_counts() / fetch_column_metadata() query
         # through dbt's adapter inside this process and leave the DuckDB file open, which then
