@@ -29,8 +29,12 @@ def _tick(cursor):
     from dagster_project.defs.automation import landing_folder_sensor
     from dagster_project.settings import Settings
 
-    context = dg.build_sensor_context(cursor=cursor, resources={"settings": Settings.from_env()})
-    return landing_folder_sensor(context), context.cursor
+    settings = Settings.from_env()
+    settings.prepare_dagster_home()
+    with dg.DagsterInstance.get() as instance:  # DAGSTER_HOME of warehouse_env: the runs of run_pipeline
+        context = dg.build_sensor_context(cursor=cursor, instance=instance,
+                                          resources={"settings": settings})
+        return landing_folder_sensor(context), context.cursor
 
 
 def test_sensor_requests_a_run_once_per_new_bytes(small_warehouse):

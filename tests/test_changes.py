@@ -54,6 +54,9 @@ def landing(tmp_path) -> Path:
 
 
 def _plan(landing: Path, serving: Path, **kwargs):
+    """The plan when the warehouse file beside the serving copy exists and the last run Dagster
+    recorded is the one that published the copy ("run-1"), unless `kwargs` say otherwise."""
+    kwargs = {"warehouse_path": serving.with_name("warehouse.duckdb"), "last_run_id": "run-1", **kwargs}
     return plan_run(landing, serving, DEFAULT, **kwargs)[0]
 
 
@@ -93,6 +96,20 @@ def test_a_changed_study_file_or_setting_makes_the_run_full(landing, tmp_path, m
     monkeypatch.delenv("WAREHOUSE_SITE_TIMEZONE")
     _file(landing / "trial_b" / "study.yml", 'title: "B"\ntime_mode: relative\n')
     assert _plan(landing, serving).full
+
+
+def test_a_warehouse_file_the_last_run_may_have_left_half_written_is_rebuilt(landing, tmp_path):
+    """Nothing is new against the serving copy, but the warehouse file may not hold what it
+    publishes: a later run failed or was killed (or ran without publishing), or the file is gone."""
+    files = [p for p in landing.rglob("*.csv")]
+    serving = _publish(tmp_path, files, build_fingerprint(read_landing(landing, DEFAULT)))
+    assert _plan(landing, serving).nothing_to_do
+    killed = _plan(landing, serving, last_run_id="run-2")
+    assert killed.full and "the last run (run-2) is not the one that published the serving copy (run-1)" in killed.reason
+    assert _plan(landing, serving, last_run_id=None).full  # Dagster's home was emptied
+    (tmp_path / "warehouse.duckdb").unlink()
+    gone = _plan(landing, serving)
+    assert gone.full and "no warehouse file" in gone.reason
 
 
 def test_a_copy_published_without_a_fingerprint_is_rebuilt(landing, tmp_path):

@@ -82,7 +82,9 @@ def test_run_prints_one_line_per_stage_then_the_summary(cli_run):
 def test_dbt_and_dagster_logs_go_to_the_run_log_only(cli_run):
     root, proc, _ = cli_run
     log = root / "warehouse_run.log"
-    assert f"the log of dbt and Dagster goes to {log}" in proc.stdout.splitlines()[0]
+    first, second = proc.stdout.splitlines()[:2]
+    assert first == "warehouse run: full rebuild: no serving copy yet"  # the plan, then where the log is
+    assert f"the log of dbt and Dagster goes to {log}" in second
     assert not DBT_LINE.search(proc.stdout) and not DAGSTER_LINE.search(proc.stdout), proc.stdout[:3000]
     assert "Running with dbt=" not in proc.stdout
     text = log.read_text()

@@ -13,7 +13,8 @@
 
 The sensor's and the schedule's runs are planned as `warehouse run` plans (lib/changes.py): only
 the sources with new deliveries and what is downstream of them (`plan_selection`), or everything
-when the code or settings changed; the plan travels in the run's tags.
+when the code or settings changed or the last run did not publish; the plan travels in the run's
+tags. Neither requests a run while the last one is still in progress (DuckDB has one writer).
 """
 
 import hashlib
@@ -21,7 +22,7 @@ import json
 
 import dagster as dg
 
-from dagster_project.lib.changes import RunPlan, plan_run
+from dagster_project.lib.changes import RunPlan, latest_run, plan_run
 from dagster_project.settings import Settings
 
 # A step that fails (e.g. "Could not set lock on file") is tried again up to 3 times, 15 s apart.
@@ -66,7 +67,11 @@ def _selected_keys(plan: RunPlan) -> list[dg.AssetKey]:
 )
 def landing_folder_sensor(context: dg.SensorEvaluationContext, settings: Settings):
     known = json.loads(context.cursor) if context.cursor else {}
-    plan, state = plan_run(settings.landing, settings.serving_file, settings.default_study, known=known)
+    last = latest_run(context.instance)
+    if last and not last.is_finished:
+        return dg.SkipReason(f"run {last.run_id[:8]} is in progress; its end is checked again")
+    plan, state = plan_run(settings.landing, settings.serving_file, settings.default_study, known=known,
+                           warehouse_path=settings.warehouse_file, last_run_id=last.run_id if last else None)
     context.update_cursor(json.dumps(state))
     if not plan.files:
         return dg.SkipReason("no new delivery")
@@ -84,7 +89,11 @@ def landing_folder_sensor(context: dg.SensorEvaluationContext, settings: Setting
     "plans), skipped when it is current.",
 )
 def daily_refresh(context: dg.ScheduleEvaluationContext, settings: Settings):
-    plan, _ = plan_run(settings.landing, settings.serving_file, settings.default_study)
+    last = latest_run(context.instance)
+    if last and not last.is_finished:
+        return dg.SkipReason(f"run {last.run_id[:8]} is in progress")
+    plan, _ = plan_run(settings.landing, settings.serving_file, settings.default_study,
+                       warehouse_path=settings.warehouse_file, last_run_id=last.run_id if last else None)
     if plan.nothing_to_do:
         return dg.SkipReason(plan.reason)
     return _run_request(plan)

@@ -10,9 +10,12 @@ depends on it (the serving copy is also the one file a sensor may read while a r
   everything downstream of them; dbt's staging rebuilds only the studies of those files
   (dbt var `changed_studies`, macros/changed_studies.sql). A file in an adapter's folder (sdtm,
   bioplex, mapped) may feed any source of its study: it selects every source.
-- **Full**: `--full`; no serving copy yet; or the serving copy was built from other code, dbt
+- **Full**: `--full`; no serving copy yet; the serving copy was built from other code, dbt
   project, locked dependencies, settings or study files (the build fingerprint recorded in its
-  audit.publication differs): dbt rebuilds every model from scratch (`--full-refresh`).
+  audit.publication differs); or the warehouse file may not hold what the serving copy publishes:
+  it is missing, or the last run Dagster recorded is not the one that published the copy (a run
+  that failed, was killed, or ran a selection without the serving copy may have written part of
+  its work). dbt rebuilds every model from scratch (`--full-refresh`).
 - **Nothing**: no new delivery and the same fingerprint: the serving copy is current.
 """
 
@@ -24,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 
 from dagster_project.lib.ingest.landing import new_deliveries
@@ -101,19 +105,20 @@ def _study_files(landing: Landing) -> list[Path]:
     return sorted(set(found))
 
 
-def published_fingerprint(serving_path: Path) -> str | None:
-    """The build fingerprint the serving copy was published with; None before the first publish,
-    for a copy published without a plan, or one older than the fingerprint."""
+def publication_of(serving_path: Path) -> tuple[str | None, str | None]:
+    """(run id, build fingerprint) the serving copy was published with; Nones before the first
+    publish, and no fingerprint for a copy published without a plan or older than the fingerprint."""
     if not serving_path.exists():
-        return None
+        return None, None
     with duckdb.connect(str(serving_path), read_only=True) as con:
         columns = {c for (c,) in con.execute(
             "select column_name from information_schema.columns where table_schema = 'audit' "
             "and table_name = 'publication'").fetchall()}
-        if "build_fingerprint" not in columns:
-            return None
-        row = con.execute("select build_fingerprint from audit.publication").fetchone()
-    return row[0] if row else None
+        if "run_id" not in columns:
+            return None, None
+        fingerprint = "build_fingerprint" if "build_fingerprint" in columns else "null"
+        row = con.execute(f"select run_id, {fingerprint} from audit.publication").fetchone()
+    return (row[0], row[1]) if row else (None, None)
 
 
 def delivery_scope(file_name: str, default_study: str) -> tuple[str, frozenset[str]]:
@@ -125,20 +130,34 @@ def delivery_scope(file_name: str, default_study: str) -> tuple[str, frozenset[s
     return study, frozenset({folder} if folder in SOURCES else SOURCES)
 
 
-def plan_run(landing_dir: Path, serving_path: Path, default_study: str, full: bool = False,
+def latest_run(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
+    """The last run the Dagster instance recorded (of any job or selection: each writes the
+    warehouse file), or None."""
+    runs = instance.get_runs(limit=1)
+    return runs[0] if runs else None
+
+
+def plan_run(landing_dir: Path, serving_path: Path, default_study: str, *, warehouse_path: Path,
+             last_run_id: str | None, full: bool = False,
              known: dict[str, list] | None = None) -> tuple[RunPlan, dict[str, list]]:
     """The plan of the next run, and the landing folder's state (file -> [size, mtime, sha256];
-    pass it back as `known` so an unchanged file is not hashed again: the landing sensor's cursor)."""
+    pass it back as `known` so an unchanged file is not hashed again: the landing sensor's cursor).
+    `last_run_id`: the id of `latest_run` (a changed run builds on the warehouse file only when
+    that run is the one that published the serving copy)."""
     landing = read_landing(landing_dir, default_study)
     state, new = new_deliveries(landing_dir, landing.delivery_folders(), known or {},
                                 loaded=published_deliveries(serving_path))
     fingerprint = build_fingerprint(landing)
-    published = published_fingerprint(serving_path)
+    published_run, published = publication_of(serving_path)
     reason = ("asked for (--full)" if full
               else "no serving copy yet" if not serving_path.exists()
               else "the serving copy records no build fingerprint" if published is None
               else "the code, dbt project, dependencies, settings or study files changed since the "
                    "serving copy was built" if published != fingerprint
+              else "no warehouse file yet" if not warehouse_path.exists()
+              else f"the last run ({_short(last_run_id)}) is not the one that published the serving copy "
+                   f"({_short(published_run)}): the warehouse file may hold part of its work"
+              if last_run_id != published_run
               else None)
     scopes = [delivery_scope(name, default_study) for name in new.values()]
     sources = frozenset().union(*(s for _, s in scopes)) if scopes else frozenset()
@@ -151,6 +170,10 @@ def plan_run(landing_dir: Path, serving_path: Path, default_study: str, full: bo
     return RunPlan(False, f"{_count(new, 'new delivery file')} of {_count(sources, 'source')} "
                    f"({', '.join(sorted(sources))}) in {_count(studies, 'study', 'studies')} "
                    f"({', '.join(sorted(studies))})", fingerprint, new, sources, studies), state
+
+
+def _short(run_id: str | None) -> str:
+    return run_id[:8] if run_id else "none recorded"
 
 
 def _count(items: Iterable, one: str, many: str | None = None) -> str:

@@ -8,7 +8,7 @@ import pandas as pd
 from dagster_project.defs.analysis import analysis_keys
 from dagster_project.defs.table_metadata import frame_table
 from dagster_project.defs.transform.assets import warehouse_dbt_models
-from dagster_project.lib.changes import FINGERPRINT_TAG, PLAN_TAG, published_fingerprint
+from dagster_project.lib.changes import FINGERPRINT_TAG, PLAN_TAG, publication_of
 from dagster_project.lib.serving.publish import PUBLISHED_SCHEMAS, publish
 from dagster_project.settings import Settings
 
@@ -36,7 +36,7 @@ def serving_warehouse() -> dg.AssetsDefinition:
         # A run not planned by lib/changes.py (a selection, the UI) keeps the fingerprint of the copy
         # it replaces: what it did not rebuild was built by that code (a run after a code change
         # without one is a full run).
-        fingerprint = tags.get(FINGERPRINT_TAG) or published_fingerprint(settings.serving_file)
+        fingerprint = tags.get(FINGERPRINT_TAG) or publication_of(settings.serving_file)[1]
         counts = publish(settings.warehouse_file, settings.serving_file, context.run.run_id,
                          duckdb_config=settings.duckdb_config(), plan=tags.get(PLAN_TAG),
                          build_fingerprint=fingerprint)
