@@ -77,13 +77,22 @@ class TreeSampler(threading.Thread):
         return self.peak
 
 
+def wait_with_usage(proc: subprocess.Popen) -> tuple[int, resource.struct_rusage]:
+    """Wait for `proc`: its exit code, and the resources it and the descendants it waited for used
+    (os.wait4). getrusage(RUSAGE_CHILDREN) would not do per run: it adds up every child this
+    process ever waited for, and its ru_maxrss is the largest RSS of any of them, so a run would
+    report an earlier child's peak."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage
+
+
 def run_child(root: Path, label: str, selection: str | None = None) -> RunFigures:
     """Run the whole pipeline (or a Dagster selection) once in a child process; figures from the
     process and from the Dagster run."""
     log = root / f"{label}.log"
     stats_path = root / f"{label}.child.json"
     stats_path.unlink(missing_ok=True)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started_at = time.time()
     start = time.perf_counter()
     with log.open("w") as out:
@@ -93,11 +102,10 @@ def run_child(root: Path, label: str, selection: str | None = None) -> RunFigure
         )
         sampler = TreeSampler(proc.pid)
         sampler.start()
-        exit_code = proc.wait()
+        exit_code, usage = wait_with_usage(proc)
         wall = time.perf_counter() - start
         peak = sampler.stop()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = usage.ru_utime + usage.ru_stime
     stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
     steps = step_figures(root / "dagster_home", stats.get("run_id"))
     stages = dict(steps["stages"])
@@ -114,7 +122,7 @@ def run_child(root: Path, label: str, selection: str | None = None) -> RunFigure
         wall=wall,
         cpu=cpu,
         peak_rss=peak,
-        max_single_rss=after.ru_maxrss * 1024,  # Linux: kilobytes
+        max_single_rss=usage.ru_maxrss * 1024,  # Linux: kilobytes
         peak_step=next((k for t0, t1, k in steps["intervals"] if t0 <= sampler.peak_at <= t1), "between steps"),
         run_wall=steps["run_wall"],
         stages=stages,

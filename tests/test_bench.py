@@ -10,6 +10,8 @@ import inspect
 import io
 import re
 import shutil
+import subprocess
+import sys
 from contextlib import redirect_stdout
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +25,7 @@ from benchmarks.figures import (STAGES, DbtNodeTime, EdgeTable, ExplainTiming, F
 from benchmarks.floor import run_target_dir
 from benchmarks.latency import MAX_ROWS, prepare_park2023, small_delivery_rows
 from benchmarks.lineage_cost import EXPLAIN_TABLE, EXPLAIN_WHERE, LINEAGE_COLUMNS
-from benchmarks.pipeline_run import dagster_instance, materialization_metadata, step_figures
+from benchmarks.pipeline_run import dagster_instance, materialization_metadata, step_figures, wait_with_usage
 from benchmarks.report import format_table, format_targets
 
 SUBJECTS = 30
@@ -337,6 +339,24 @@ def _run(wall: float, peak: int = 2**30) -> RunFigures:
         run_wall=wall - 1, stages={s: wall / len(STAGES) for s in STAGES},
         ingest_phases={"read": 1.0, "validate": 2.0, "store": 1.0}, other_steps={}, steps={}, failed_steps=[],
         event_log_events=900, event_log_seconds=9.0, run_id=None, log=Path("run.log"))
+
+
+def _child_holding(mib: int) -> tuple[int, int]:
+    """(exit code, largest RSS in bytes) of a child that fills `mib` MiB and exits 3."""
+    code = f"import sys; block = bytearray({mib} * 2**20); block[::4096] = b'x' * len(block[::4096]); sys.exit(3)"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    exit_code, usage = wait_with_usage(proc)
+    return exit_code, usage.ru_maxrss * 1024
+
+
+def test_each_run_reports_its_own_largest_process():
+    """A run's "largest single process" is its own: a small child after a large one does not
+    report the large one's peak (as getrusage(RUSAGE_CHILDREN) would)."""
+    big_code, big = _child_holding(600)
+    small_code, small = _child_holding(100)
+    assert (big_code, small_code) == (3, 3)
+    assert big >= 600 * 2**20
+    assert 100 * 2**20 <= small < 400 * 2**20, small / 2**20
 
 
 def test_latency_targets_verdicts():
