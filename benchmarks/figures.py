@@ -29,7 +29,7 @@ class RunFigures:
     wall: float  # child process, start to exit
     cpu: float  # user + system of the child's whole process tree
     peak_rss: int  # bytes, process tree, sampled
-    max_single_rss: int  # bytes, largest single process (getrusage)
+    max_single_rss: int  # bytes, largest high-water RSS of one process of the tree (VmHWM, sampled)
     peak_step: str  # the step running when the peak was sampled
     run_wall: float  # Dagster run: first to last event
     stages: dict[str, float]

@@ -38,8 +38,25 @@ def child_env(root: Path) -> dict[str, str]:
 
 
 
+def high_water_rss(pid: int) -> int:
+    """The largest RSS the process has had since it started its program (VmHWM of
+    /proc/<pid>/status, bytes); 0 when it is gone. Not ru_maxrss: a child's ru_maxrss starts at its
+    parent's RSS when it was forked, so a child of a large process (the benchmark, after measuring
+    the floor in-process) would report the parent's size."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 class TreeSampler(threading.Thread):
-    """Peak summed RSS of a process and all its descendants, sampled every `interval` seconds."""
+    """Peak summed RSS of a process and all its descendants, sampled every `interval` seconds; and
+    the largest high-water RSS of any one of them (VmHWM: between samples too, for every process
+    alive at a sample)."""
 
     def __init__(self, pid: int, interval: float = 0.1):
         super().__init__(daemon=True)
@@ -47,6 +64,7 @@ class TreeSampler(threading.Thread):
         self.interval = interval
         self.peak = 0
         self.peak_at = 0.0  # time.time() of the peak sample
+        self.max_single = 0
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -66,7 +84,8 @@ class TreeSampler(threading.Thread):
                 try:
                     total += proc.memory_info().rss
                 except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-                    pass
+                    continue
+                self.max_single = max(self.max_single, high_water_rss(proc.pid))
             if total > self.peak:
                 self.peak, self.peak_at = total, time.time()
             self._halt.wait(self.interval)
@@ -78,10 +97,9 @@ class TreeSampler(threading.Thread):
 
 
 def wait_with_usage(proc: subprocess.Popen) -> tuple[int, resource.struct_rusage]:
-    """Wait for `proc`: its exit code, and the resources it and the descendants it waited for used
-    (os.wait4). getrusage(RUSAGE_CHILDREN) would not do per run: it adds up every child this
-    process ever waited for, and its ru_maxrss is the largest RSS of any of them, so a run would
-    report an earlier child's peak."""
+    """Wait for `proc`: its exit code, and the CPU it and the descendants it waited for used
+    (os.wait4: this child's alone, where getrusage(RUSAGE_CHILDREN) adds up every child this
+    process ever waited for)."""
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return proc.returncode, usage
@@ -122,7 +140,7 @@ def run_child(root: Path, label: str, selection: str | None = None) -> RunFigure
         wall=wall,
         cpu=cpu,
         peak_rss=peak,
-        max_single_rss=usage.ru_maxrss * 1024,  # Linux: kilobytes
+        max_single_rss=sampler.max_single,
         peak_step=next((k for t0, t1, k in steps["intervals"] if t0 <= sampler.peak_at <= t1), "between steps"),
         run_wall=steps["run_wall"],
         stages=stages,
