@@ -13,8 +13,8 @@ from typing import TextIO
 import dagster as dg
 import duckdb
 
-from dagster_project.defs.automation import plan_selection
-from dagster_project.lib.changes import RunPlan, latest_run, plan_run
+from dagster_project.defs.automation import latest_run, plan_next_run, plan_selection
+from dagster_project.lib.changes import RunPlan
 from dagster_project.settings import Settings
 from dagster_project.lib.report.summary import print_summary
 from dagster_project.run_display import RunDisplay, file_logger, progress_logger, step_stages
@@ -90,8 +90,7 @@ def run_pipeline(selection: str | None = None, verbose: bool = False, full: bool
     if selection is None:
         with dg.DagsterInstance.get() as instance:
             last = latest_run(instance)
-        plan, _ = plan_run(settings.landing, settings.serving_file, settings.default_study, full=full,
-                           warehouse_path=db_path, last_run_id=last.run_id if last else None)
+        plan, _ = plan_next_run(settings, last, full=full)
         print(f"warehouse run: {plan.reason}", file=out, flush=True)
         if plan.nothing_to_do:
             print(f"the serving copy {settings.serving_file} is current (`warehouse run --full` rebuilds it)", file=out)

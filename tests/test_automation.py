@@ -121,3 +121,21 @@ def test_new_delivery_run_loads_only_it_and_refreshes_marts(small_warehouse):
             [late_time.replace("T", " ")],
         ).fetchone()[0]
     assert late == 1
+
+
+def test_no_run_is_requested_while_the_last_one_is_in_progress(small_warehouse):
+    """A new delivery while a run writes the warehouse: the sensor waits for that run's end (a plan
+    made now would see a run that has not published and rebuild everything)."""
+    from dagster_project.settings import Settings
+
+    Settings.from_env().prepare_dagster_home()
+    with dg.DagsterInstance.get() as instance:
+        running = instance.add_run(dg.DagsterRun(job_name="warehouse_refresh", status=dg.DagsterRunStatus.STARTED))
+    tick, cursor = _tick(None)
+    assert isinstance(tick, dg.SkipReason) and f"run {running.run_id[:8]} is in progress" in tick.skip_message
+    with dg.DagsterInstance.get() as instance:
+        instance.handle_run_event(running.run_id, dg.DagsterEvent(
+            event_type_value="PIPELINE_SUCCESS", job_name="warehouse_refresh", message="ended"))
+        assert instance.get_run_by_id(running.run_id).is_finished
+    tick, _ = _tick(cursor)
+    assert isinstance(tick, dg.RunRequest)  # every file is new: nothing was ever published

@@ -22,7 +22,7 @@ import json
 
 import dagster as dg
 
-from dagster_project.lib.changes import RunPlan, latest_run, plan_run
+from dagster_project.lib.changes import RunPlan, plan_run
 from dagster_project.settings import Settings
 
 # A step that fails (e.g. "Could not set lock on file") is tried again up to 3 times, 15 s apart.
@@ -43,6 +43,28 @@ def plan_selection(plan: RunPlan) -> dg.AssetSelection:
     if plan.full:
         return dg.AssetSelection.all()
     return dg.AssetSelection.assets(*(dg.AssetKey(["raw", source]) for source in sorted(plan.sources))).downstream()
+
+
+def latest_run(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
+    """The last run the Dagster instance recorded (of any job or selection: each writes the
+    warehouse file), or None."""
+    runs = instance.get_runs(limit=1)
+    return runs[0] if runs else None
+
+
+def plan_next_run(settings: Settings, last: dg.DagsterRun | None, *, full: bool = False,
+                  known: dict[str, list] | None = None) -> tuple[RunPlan, dict[str, list]]:
+    """lib/changes.py's plan for these settings, after the run `last` (`latest_run`): what
+    `warehouse run`, the sensor and the schedule run."""
+    return plan_run(settings.landing, settings.serving_file, settings.default_study, full=full, known=known,
+                    warehouse_path=settings.warehouse_file, last_run_id=last.run_id if last else None)
+
+
+def _still_running(last: dg.DagsterRun | None) -> dg.SkipReason | None:
+    """A run is still in progress: plan nothing until it ends (it would look unpublished)."""
+    if last and not last.is_finished:
+        return dg.SkipReason(f"run {last.run_id[:8]} is in progress; the next tick looks again")
+    return None
 
 
 def _run_request(plan: RunPlan, run_key: str | None = None) -> dg.RunRequest:
@@ -68,10 +90,9 @@ def _selected_keys(plan: RunPlan) -> list[dg.AssetKey]:
 def landing_folder_sensor(context: dg.SensorEvaluationContext, settings: Settings):
     known = json.loads(context.cursor) if context.cursor else {}
     last = latest_run(context.instance)
-    if last and not last.is_finished:
-        return dg.SkipReason(f"run {last.run_id[:8]} is in progress; its end is checked again")
-    plan, state = plan_run(settings.landing, settings.serving_file, settings.default_study, known=known,
-                           warehouse_path=settings.warehouse_file, last_run_id=last.run_id if last else None)
+    if busy := _still_running(last):
+        return busy
+    plan, state = plan_next_run(settings, last, known=known)
     context.update_cursor(json.dumps(state))
     if not plan.files:
         return dg.SkipReason("no new delivery")
@@ -90,10 +111,9 @@ def landing_folder_sensor(context: dg.SensorEvaluationContext, settings: Setting
 )
 def daily_refresh(context: dg.ScheduleEvaluationContext, settings: Settings):
     last = latest_run(context.instance)
-    if last and not last.is_finished:
-        return dg.SkipReason(f"run {last.run_id[:8]} is in progress")
-    plan, _ = plan_run(settings.landing, settings.serving_file, settings.default_study,
-                       warehouse_path=settings.warehouse_file, last_run_id=last.run_id if last else None)
+    if busy := _still_running(last):
+        return busy
+    plan, _ = plan_next_run(settings, last)
     if plan.nothing_to_do:
         return dg.SkipReason(plan.reason)
     return _run_request(plan)

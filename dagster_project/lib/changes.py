@@ -27,7 +27,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 
 from dagster_project.lib.ingest.landing import new_deliveries
@@ -130,20 +129,13 @@ def delivery_scope(file_name: str, default_study: str) -> tuple[str, frozenset[s
     return study, frozenset({folder} if folder in SOURCES else SOURCES)
 
 
-def latest_run(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
-    """The last run the Dagster instance recorded (of any job or selection: each writes the
-    warehouse file), or None."""
-    runs = instance.get_runs(limit=1)
-    return runs[0] if runs else None
-
-
 def plan_run(landing_dir: Path, serving_path: Path, default_study: str, *, warehouse_path: Path,
              last_run_id: str | None, full: bool = False,
              known: dict[str, list] | None = None) -> tuple[RunPlan, dict[str, list]]:
     """The plan of the next run, and the landing folder's state (file -> [size, mtime, sha256];
     pass it back as `known` so an unchanged file is not hashed again: the landing sensor's cursor).
-    `last_run_id`: the id of `latest_run` (a changed run builds on the warehouse file only when
-    that run is the one that published the serving copy)."""
+    `last_run_id`: the last run Dagster recorded (defs/automation.py `latest_run`); a changed run
+    builds on the warehouse file only when that run is the one that published the serving copy."""
     landing = read_landing(landing_dir, default_study)
     state, new = new_deliveries(landing_dir, landing.delivery_folders(), known or {},
                                 loaded=published_deliveries(serving_path))
