@@ -18,6 +18,7 @@ from dagster_project.lib.serving.publish import publish
 from schemas.contract import SOURCES
 
 DEFAULT = "default"
+PUBLISHED_RUN = "run-1"  # the run id `_publish` records in audit.publication
 
 
 def _sha(path: Path) -> str:
@@ -39,7 +40,7 @@ def _publish(root: Path, published: list[Path], fingerprint: str | None) -> Path
         con.execute("create table audit.deliveries (delivery_sha256 varchar, file_name varchar)")
         for path in published:
             con.execute("insert into audit.deliveries values (?, ?)", [_sha(path), path.name])
-    publish(warehouse, serving, "run-1", plan="full", build_fingerprint=fingerprint)
+    publish(warehouse, serving, PUBLISHED_RUN, plan="full", build_fingerprint=fingerprint)
     return serving
 
 
@@ -55,8 +56,8 @@ def landing(tmp_path) -> Path:
 
 def _plan(landing: Path, serving: Path, **kwargs):
     """The plan when the warehouse file beside the serving copy exists and the last run Dagster
-    recorded is the one that published the copy ("run-1"), unless `kwargs` say otherwise."""
-    kwargs = {"warehouse_path": serving.with_name("warehouse.duckdb"), "last_run_id": "run-1", **kwargs}
+    recorded is the one that published the copy, unless `kwargs` say otherwise."""
+    kwargs = {"warehouse_path": serving.with_name("warehouse.duckdb"), "last_run_id": PUBLISHED_RUN, **kwargs}
     return plan_run(landing, serving, DEFAULT, **kwargs)[0]
 
 
@@ -105,7 +106,7 @@ def test_a_warehouse_file_the_last_run_may_have_left_half_written_is_rebuilt(lan
     serving = _publish(tmp_path, files, build_fingerprint(read_landing(landing, DEFAULT)))
     assert _plan(landing, serving).nothing_to_do
     killed = _plan(landing, serving, last_run_id="run-2")
-    assert killed.full and "the last run (run-2) is not the one that published the serving copy (run-1)" in killed.reason
+    assert killed.full and f"the last run (run-2) is not the one that published the serving copy ({PUBLISHED_RUN})" in killed.reason
     assert _plan(landing, serving, last_run_id=None).full  # Dagster's home was emptied
     (tmp_path / "warehouse.duckdb").unlink()
     gone = _plan(landing, serving)
